@@ -1,0 +1,5 @@
+"""Datasets: legacy ``KerasDirDataset`` and the modern directory dataset."""
+
+from .keras_dir import KerasDirDataset
+
+__all__ = ["KerasDirDataset"]

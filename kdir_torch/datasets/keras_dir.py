@@ -1,0 +1,187 @@
+"""``KerasDirDataset``: ``flow_from_directory`` semantics as a ``torch.utils.data.Dataset``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .. import _validation as v
+from ..errors import ImageDecodeError
+from ..index import DirectoryIndex, StringTable, index_directory
+from ..io import PIL_FILTERS, load_array
+from ..labels import encode_class_mode
+
+
+class KerasDirDataset(Dataset):
+    """Images of a ``root/class/.../image`` tree, indexed and loaded exactly like Keras's
+    ``ImageDataGenerator().flow_from_directory`` (KERAS_SPEC §A2–§A9).
+
+    ``ds[i]`` returns ``(image, label)`` (or ``image`` for ``class_mode=None``): the image as
+    ``dtype`` in 0..255 (0..65535 for 16-bit grayscale), ``(C, H, W)`` or ``(H, W, C)`` for
+    ``channels_last``; the label per ``class_mode`` (§A9).
+
+    Args:
+        directory: root folder; every sub-folder is a class (hidden ones too, with a warning).
+        target_size: ``(height, width)``; None keeps each file's size.
+        color_mode: "rgb", "rgba" or "grayscale".
+        classes: explicit class names, kept in the given order.
+        class_mode: "categorical", "binary", "sparse", "input" or None.
+        interpolation: PIL filter name: nearest, bilinear, bicubic, hamming, box, lanczos.
+        keep_aspect_ratio: centre-crop to the target aspect ratio before resizing.
+        follow_links: descend into symlinked sub-folders of class folders.
+        validation_split: fraction of each class held out (first files of each class, §A5).
+        subset: "training", "validation" or None (None ignores the split, as Keras).
+        data_format: "channels_first" (default) or "channels_last".
+        dtype: float dtype of images and legacy labels.
+        augment: optional ``kdir_torch.Augment`` applied per sample (params from
+            ``(seed, epoch, index)``).
+        standardize: optional callable applied to the finished batch ``(B, ...)``.
+        seed: augmentation seed; None uses ``augment.seed``.
+        on_error: "raise" (default) or "skip" (honoured by ``make_loader``; ``ds[i]`` always
+            raises ``ImageDecodeError`` for a bad file).
+        verbose: print Keras's ``Found N images belonging to K classes.``.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        target_size: tuple[int, int] | None = (256, 256),
+        color_mode: str = "rgb",
+        classes: Iterable[str] | None = None,
+        class_mode: str | None = "categorical",
+        interpolation: str = "nearest",
+        keep_aspect_ratio: bool = False,
+        follow_links: bool = False,
+        validation_split: float | None = 0.0,
+        subset: str | None = None,
+        data_format: str = "channels_first",
+        dtype: torch.dtype | str = torch.float32,
+        *,
+        augment: Any = None,
+        standardize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        seed: int | None = None,
+        on_error: str = "raise",
+        verbose: bool = True,
+    ) -> None:
+        self.target_size = v.check_target_size(target_size)
+        channels = v.check_color_mode(color_mode)
+        v.check_legacy_split(validation_split)
+        self.split = v.legacy_split_range(validation_split, subset)
+        v.check_class_mode(class_mode)
+        self.data_format = v.check_data_format(data_format)
+        if interpolation not in PIL_FILTERS:
+            raise ValueError(
+                f"Invalid interpolation method {interpolation} specified. Supported methods are "
+                f"{', '.join(PIL_FILTERS)}"
+            )
+        self.dtype = v.check_dtype(dtype)
+        self.on_error = v.check_on_error(on_error)
+        self.color_mode, self.class_mode, self.subset = color_mode, class_mode, subset
+        self.interpolation = interpolation
+        self.keep_aspect_ratio = v.check_bool("keep_aspect_ratio", keep_aspect_ratio)
+        hw = self.target_size or (None, None)
+        self.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
+        self.augment, self.standardize, self.seed, self.epoch = augment, standardize, seed, 0
+        self.index: DirectoryIndex = index_directory(
+            directory, classes, v.check_bool("follow_links", follow_links), "legacy",
+            split=self.split,
+        )
+        if verbose:
+            print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
+
+    # -- Keras attributes -------------------------------------------------------------------
+    directory = property(lambda self: self.index.directory)
+    class_indices = property(lambda self: self.index.class_indices)
+    class_names = property(lambda self: list(self.index.class_names))
+    num_classes = property(lambda self: self.index.num_classes)
+    samples = property(lambda self: len(self.index))
+
+    @property
+    def filenames(self) -> StringTable:
+        """Relative file names, ``class/sub/file.png`` (a sequence of ``str``)."""
+        return self.index.filenames
+
+    @property
+    def filepaths(self) -> StringTable:
+        """``os.path.join(directory, filename)`` for every sample."""
+        return self.index.filepaths
+
+    @property
+    def classes(self) -> np.ndarray:
+        """``np.int32`` class index per sample, aligned with ``filenames``."""
+        return self.index.classes
+
+    labels = classes
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation parameters ``ds[i]`` uses."""
+        self.epoch = int(epoch)
+
+    # -- loading ------------------------------------------------------------------------------
+    def load_raw(self, i: int) -> torch.Tensor:
+        """Decode sample ``i``: ``(C, H, W)`` uint8 (int32 for 16/32-bit grayscale), no augmentation.
+
+        Raises:
+            ImageDecodeError: the file is missing or cannot be decoded (names path and index).
+        """
+        path = self.index.filepath(i)
+        try:
+            arr = load_array(path, self.color_mode, self.target_size, self.interpolation,
+                             self.keep_aspect_ratio)
+        except Exception as exc:  # PIL raises many types for corrupt data
+            raise ImageDecodeError(path, int(i), exc) from exc
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+    def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
+                     augment: bool = True, standardize: bool = True) -> Any:
+        """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
+
+        Args:
+            raw: ``(B, C, H, W)`` decoded images (``load_raw`` output, stacked).
+            indices: ``(B,)`` dataset indices of those samples.
+            epoch: augmentation epoch (default: ``self.epoch``).
+            augment: apply ``self.augment``; standardize: apply ``self.standardize``.
+
+        Returns:
+            ``(x, y)`` or ``x``: x ``(B, C, H, W)`` (``(B, H, W, C)`` for channels_last) of
+            ``dtype``; y per ``class_mode`` (§A9).
+        """
+        x = raw.to(self.dtype)
+        if augment and self.augment is not None:
+            idx = indices.cpu()
+            params = self.augment.make_params(
+                tuple(x.shape[-2:]), idx, epoch=self.epoch if epoch is None else epoch,
+                seed=self.seed,
+            )
+            x = self.augment.apply(x, params.to(x.device))
+        if self.data_format == "channels_last":
+            x = x.permute(0, 2, 3, 1)
+        if standardize and self.standardize is not None:
+            x = self.standardize(x)
+        if self.class_mode is None:
+            return x
+        cls = torch.from_numpy(self.classes[indices.cpu().numpy()]).to(x.device)
+        return x, encode_class_mode(cls, self.class_mode, self.num_classes, self.dtype, x)
+
+    def __getitem__(self, i: int) -> Any:
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
+        i = int(i) % n
+        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
+        if isinstance(out, tuple):
+            return out[0][0], out[1][0]
+        return out[0]
+
+    def __repr__(self) -> str:
+        return (f"KerasDirDataset({self.directory!r}, samples={self.samples}, "
+                f"num_classes={self.num_classes}, target_size={self.target_size}, "
+                f"color_mode={self.color_mode!r}, class_mode={self.class_mode!r})")

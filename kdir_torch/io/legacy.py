@@ -1,0 +1,83 @@
+"""Legacy image loading: Keras's ``load_img`` + ``img_to_array`` with PIL (KERAS_SPEC §A8).
+
+Pixels equal ``img_to_array(load_img(...))`` bit for bit: the same PIL colour conversions, the
+same resize filters and the same ``keep_aspect_ratio`` crop box. No EXIF rotation (as Keras).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+PIL_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "hamming": Image.Resampling.HAMMING,
+    "box": Image.Resampling.BOX,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+_KEEP_GRAY = ("L", "I;16", "I")
+
+
+def convert_mode(img: Image.Image, color_mode: str) -> Image.Image:
+    """Keras's colour conversion (§A8.2): grayscale keeps L / I;16 / I, rgb drops alpha."""
+    if color_mode == "grayscale":
+        return img if img.mode in _KEEP_GRAY else img.convert("L")
+    if color_mode == "rgba":
+        return img if img.mode == "RGBA" else img.convert("RGBA")
+    if color_mode == "rgb":
+        return img if img.mode == "RGB" else img.convert("RGB")
+    raise ValueError('color_mode must be "grayscale", "rgb", or "rgba"')
+
+
+def crop_box(width: int, height: int, target_w: int, target_h: int) -> tuple[int, int, int, int]:
+    """Keras's ``keep_aspect_ratio`` centre-crop box ``(left, top, right, bottom)`` (§A8.3)."""
+    crop_h = min(height, (width * target_h) // target_w)
+    crop_w = min(width, (height * target_w) // target_h)
+    top = (height - crop_h) // 2
+    left = (width - crop_w) // 2
+    return (left, top, left + crop_w, top + crop_h)
+
+
+def resize(img: Image.Image, target_size: tuple[int, int] | None, interpolation: str,
+           keep_aspect_ratio: bool) -> Image.Image:
+    """Resize like ``load_img`` (§A8.3): only when the size differs; then check the filter name."""
+    if target_size is None:
+        return img
+    size = (target_size[1], target_size[0])
+    if img.size == size:
+        return img
+    if interpolation not in PIL_FILTERS:
+        raise ValueError(
+            f"Invalid interpolation method {interpolation} specified. Supported methods are "
+            f"{', '.join(PIL_FILTERS)}"
+        )
+    box = crop_box(*img.size, *size) if keep_aspect_ratio else None
+    return img.resize(size, PIL_FILTERS[interpolation], box=box)
+
+
+def load_array(path: str, color_mode: str = "rgb", target_size: tuple[int, int] | None = None,
+               interpolation: str = "nearest", keep_aspect_ratio: bool = False) -> np.ndarray:
+    """Decode, convert and resize one image file.
+
+    Args:
+        path: image file (format sniffed from content by PIL; first frame of multi-frame files).
+        color_mode: "rgb", "rgba" or "grayscale".
+        target_size: ``(height, width)`` or None to keep the file's size.
+        interpolation: one of nearest, bilinear, bicubic, hamming, box, lanczos.
+        keep_aspect_ratio: centre-crop to the target aspect ratio before resizing.
+
+    Returns:
+        ``(H, W, C)`` array: uint8, or int32 for 16/32-bit grayscale ("I;16"/"I" kept, §A8.2).
+
+    Raises:
+        OSError / PIL.UnidentifiedImageError: unreadable or undecodable file.
+        ValueError: bad ``interpolation`` (only when a resize is needed, as Keras).
+    """
+    with Image.open(path) as img:
+        img = resize(convert_mode(img, color_mode), target_size, interpolation, keep_aspect_ratio)
+        arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.int32)
+    return arr[:, :, None] if arr.ndim == 2 else arr
