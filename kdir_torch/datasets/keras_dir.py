@@ -138,7 +138,8 @@ class KerasDirDataset(Dataset):
                              self.keep_aspect_ratio)
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
-        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        chw = arr.transpose(2, 0, 1)
+        return torch.from_numpy(np.array(chw, order="C", copy=not chw.flags.writeable or None))
 
     def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
                      augment: bool = True, standardize: bool = True) -> Any:

@@ -1,0 +1,145 @@
+"""Argument checks of ``make_loader`` (Keras-shaped messages, DESIGN.md "Errors and bad input")."""
+
+from __future__ import annotations
+
+import os
+from numbers import Real
+from typing import Any
+
+import torch
+
+from .distributed import is_distributed
+
+AUGMENT_ON = ("device", "worker")
+MAX_DEFAULT_WORKERS = 8
+
+
+def check_dataset(dataset: Any) -> None:
+    """The dataset must speak the loader protocol (``load_raw``, ``finish_batch``, ``len``).
+
+    Raises:
+        TypeError: a method is missing.
+    """
+    missing = [m for m in ("load_raw", "finish_batch", "__len__") if not hasattr(dataset, m)]
+    if missing:
+        raise TypeError(
+            "`dataset` must provide load_raw(i), finish_batch(raw, indices, *, epoch) and "
+            f"__len__ (e.g. kdir_torch.KerasDirDataset); missing {missing}. "
+            f"Received: dataset={type(dataset).__name__}"
+        )
+
+
+def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> int | None:
+    """An int ``>= minimum`` (bools rejected), or None when allowed.
+
+    Raises:
+        TypeError: not an int.
+        ValueError: below ``minimum``.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "an integer or None" if allow_none else "an integer"
+        raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value}")
+    return value
+
+
+def check_flag(name: str, value: Any, allow_none: bool = False) -> bool | None:
+    """A bool, or None when allowed.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool):
+        kind = "a bool or None" if allow_none else "a bool"
+        raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
+    return value
+
+
+def resolve_device(device: Any) -> torch.device:
+    """``device`` as a ``torch.device`` (CPU for None).
+
+    Raises:
+        TypeError: not None/str/``torch.device``.
+        ValueError: unparsable, or CUDA requested without an available CUDA device.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"`device` must be None, a str or a torch.device. Received: device={device!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"`device` is not a valid device. Received: device={device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"`device` is {str(dev)!r} but CUDA is not available. Received: "
+                         f"device={device!r}")
+    return dev
+
+
+def default_num_workers() -> int:
+    """Cores this process may run on (``sched_getaffinity``), capped at 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(cores, MAX_DEFAULT_WORKERS))
+
+
+def check_augment_on(augment_on: Any) -> str:
+    """``"device"`` or ``"worker"``."""
+    if augment_on not in AUGMENT_ON:
+        raise ValueError(
+            f"`augment_on` must be one of {AUGMENT_ON}. Received: augment_on={augment_on!r}"
+        )
+    return augment_on
+
+
+def check_timeout(timeout: Any) -> float:
+    """A real number of seconds ``>= 0`` (0 = wait forever)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, Real):
+        raise TypeError(f"`timeout` must be a number of seconds. Received: timeout={timeout!r}")
+    if timeout < 0:
+        raise ValueError(f"`timeout` must be >= 0. Received: timeout={timeout}")
+    return float(timeout)
+
+
+def resolve_distributed(distributed: Any) -> bool:
+    """``distributed`` flag, auto-detected when None.
+
+    Raises:
+        TypeError: not None/bool.
+        ValueError: True without an initialised ``torch.distributed`` process group.
+    """
+    flag = check_flag("distributed", distributed, allow_none=True)
+    if flag is None:
+        return is_distributed()
+    if flag and not is_distributed():
+        raise ValueError(
+            "`distributed=True` needs an initialised torch.distributed process group "
+            "(call torch.distributed.init_process_group first, e.g. under torchrun). "
+            "Received: distributed=True"
+        )
+    return flag
+
+
+def check_worker_options(num_workers: int, persistent_workers: Any,
+                         prefetch_factor: Any) -> tuple[bool, int | None]:
+    """Resolve ``persistent_workers`` (default: ``num_workers > 0``) and check ``prefetch_factor``.
+
+    Raises:
+        ValueError: either option set together with ``num_workers=0``.
+    """
+    persistent = check_flag("persistent_workers", persistent_workers, allow_none=True)
+    prefetch = check_int("prefetch_factor", prefetch_factor, 1, allow_none=True)
+    if num_workers == 0 and (persistent or prefetch is not None):
+        raise ValueError(
+            "`persistent_workers` and `prefetch_factor` need `num_workers` > 0. Received: "
+            f"num_workers=0, persistent_workers={persistent_workers}, "
+            f"prefetch_factor={prefetch_factor}"
+        )
+    return (num_workers > 0 if persistent is None else persistent), prefetch

@@ -1,0 +1,108 @@
+"""The dataset view a loader finishes batches with (augment / standardize overrides).
+
+``make_loader(ds, augment=..., standardize=...)`` must not mutate the user's dataset, and must
+not re-implement ``finish_batch`` either. It finishes batches with a shallow copy of the
+dataset whose ``augment``/``standardize`` attributes are replaced, so the one
+``finish_batch`` implementation (float conversion -> augment -> layout -> standardize ->
+labels) stays the only one.
+
+``augment`` may be an ``Augment``-like object (``make_params(image_hw, indices, *, epoch,
+seed)`` + ``apply(x, params)``) or a plain callable
+``fn(x, indices, *, epoch, seed) -> x`` on ``(B, C, H, W)`` float batches; the latter is
+adapted by ``CallableAugment``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+BatchTransform = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DeferredParams:
+    """Parameters of a ``CallableAugment``: the inputs of the deferred call."""
+
+    indices: torch.Tensor
+    epoch: int
+    seed: int | None
+
+    def to(self, device: torch.device | str) -> DeferredParams:
+        """Same params (indices stay on the CPU: the callable draws from them)."""
+        del device
+        return self
+
+
+class CallableAugment:
+    """Adapts ``fn(x, indices, *, epoch, seed)`` to the ``make_params``/``apply`` protocol.
+
+    Args:
+        fn: batched transform on ``(B, C, H, W)`` float tensors; must be deterministic in
+            ``(seed, epoch, indices)`` so that batches equal ``ds[i]``.
+        seed: seed handed to ``fn`` when the dataset passes None.
+    """
+
+    is_identity = False
+
+    def __init__(self, fn: BatchTransform, seed: int | None = None) -> None:
+        self.fn, self.seed = fn, seed
+
+    def make_params(self, image_hw: tuple[int, int], indices: torch.Tensor, *, epoch: int = 0,
+                    seed: int | None = None) -> DeferredParams:
+        """Record the call inputs; nothing is drawn until ``apply``."""
+        del image_hw
+        return DeferredParams(torch.as_tensor(indices), int(epoch),
+                              self.seed if seed is None else seed)
+
+    def apply(self, x: torch.Tensor, params: DeferredParams) -> torch.Tensor:
+        """Run ``fn`` on the batch with the recorded indices/epoch/seed."""
+        return self.fn(x, params.indices, epoch=params.epoch, seed=params.seed)
+
+
+def as_augment(augment: Any) -> Any:
+    """``augment`` if it speaks ``make_params``/``apply``, else a ``CallableAugment``.
+
+    Raises:
+        TypeError: ``augment`` is neither.
+    """
+    if hasattr(augment, "make_params") and hasattr(augment, "apply"):
+        return augment
+    if callable(augment):
+        return CallableAugment(augment)
+    raise TypeError(
+        "`augment` must be None, an Augment (make_params/apply) or a callable "
+        f"fn(x, indices, *, epoch, seed). Received: augment={augment!r}"
+    )
+
+
+def pipeline_dataset(dataset: Any, augment: Any = None, standardize: Any = None) -> Any:
+    """The dataset itself, or a shallow copy with ``augment``/``standardize`` replaced.
+
+    Args:
+        dataset: the user's dataset (left untouched).
+        augment: None keeps ``dataset.augment``; otherwise see ``as_augment``.
+        standardize: None keeps ``dataset.standardize``; otherwise a callable on the batch.
+
+    Returns:
+        An object with the dataset's protocol (``load_raw``, ``finish_batch``, ...).
+
+    Raises:
+        TypeError: ``standardize`` is not callable, or ``augment`` is invalid.
+    """
+    if augment is None and standardize is None:
+        return dataset
+    if standardize is not None and not callable(standardize):
+        raise TypeError(
+            f"`standardize` must be None or a callable. Received: standardize={standardize!r}"
+        )
+    view = copy.copy(dataset)
+    if augment is not None:
+        view.augment = as_augment(augment)
+    if standardize is not None:
+        view.standardize = standardize
+    return view
