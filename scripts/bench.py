@@ -2,7 +2,7 @@
 """kdir_torch benchmarks: every figure is printed next to its reference measured in the same run.
 
 Timings on shared machines are noisy: compare the ratios of one run, not absolute numbers across
-runs. Sections (all by default): index, augment, loader.
+runs. Sections (all by default): index, augment, loader, memory.
 
     python scripts/bench.py                      # everything, default sizes
     python scripts/bench.py index --files 200000 # indexing vs Keras's DirectoryIterator
@@ -93,21 +93,27 @@ def bench_augment(n_images: int) -> dict:
 
 
 def bench_loader(n_images: int, workers: int | None) -> dict:
-    from kdir_torch.loader.bench import loader_throughput
+    from bench_loader import loader_throughput
 
-    res = loader_throughput(n_images=n_images, num_workers=workers)
-    return res
+    return loader_throughput(n_images=n_images, num_workers=workers)
+
+
+def bench_memory(entries: int) -> dict:
+    from bench_loader import worker_memory
+
+    return worker_memory(entries)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sections", nargs="*", default=["index", "augment", "loader"],
-                   choices=["index", "augment", "loader"])
+    p.add_argument("sections", nargs="*", default=["index", "augment", "loader", "memory"],
+                   choices=["index", "augment", "loader", "memory"])
     p.add_argument("--files", type=int, default=200_000, help="files for the index benchmark")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--images", type=int, default=256, help="images for the augment benchmark")
     p.add_argument("--photos", type=int, default=2000, help="JPEGs for the loader benchmark")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--entries", type=int, default=1_000_000, help="index entries for the memory test")
     a = p.parse_args(argv)
     for s in a.sections:
         if s == "index":
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_augment(a.images)
         elif s == "loader":
             bench_loader(a.photos, a.workers)
+        elif s == "memory":
+            bench_memory(a.entries)
     return 0
 
 

@@ -1,0 +1,226 @@
+"""Loader benchmark (issue 4): a photo-like JPEG tree, the decode+resize bound, our loader, peers.
+
+Every rate is images/s measured in this run; ratios compare against the raw bound (PIL decode +
+resize of the same files, one process per core) and against each installed peer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+SIZE = (224, 224)
+
+
+def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A natural-looking image: 1/f ("pink") noise per channel, correlated colours, edges."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    amp = 1.0 / np.maximum(np.hypot(fy, fx), 1.0 / max(h, w)) ** 1.8
+    base = rng.normal(size=(3, h, w // 2 + 1)) + 1j * rng.normal(size=(3, h, w // 2 + 1))
+    mix = np.array([[1.0, 0.6, 0.3], [0.5, 1.0, 0.5], [0.2, 0.6, 1.0]])
+    field = np.fft.irfft2(base * amp, s=(h, w))
+    field = np.tensordot(mix, field, axes=1)
+    field = (field - field.mean()) / (field.std() + 1e-9)
+    img = 128 + 45 * field.transpose(1, 2, 0)
+    y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)  # one hard-edged object
+    img[y0 : y0 + h // 3, x0 : x0 + w // 3] += rng.uniform(-60, 60, size=3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def build_photo_tree(root: str, n_images: int = 2000, n_classes: int = 10, seed: int = 0) -> str:
+    """``root/class_k/NNNNN.jpg``, ~500x375 JPEGs (quality 90); reused when already complete."""
+    from PIL import Image
+
+    marker = os.path.join(root, f".complete_{n_images}")
+    if os.path.exists(marker):
+        return root
+    rng = np.random.default_rng(seed)
+    for i in range(n_images):
+        d = os.path.join(root, f"class_{i % n_classes}")
+        os.makedirs(d, exist_ok=True)
+        h, w = (375, 500) if rng.random() < 0.7 else (500, 375)
+        h += int(rng.integers(-20, 21))
+        w += int(rng.integers(-20, 21))
+        Image.fromarray(_photo(rng, h, w)).save(os.path.join(d, f"{i:05d}.jpg"), quality=90)
+    open(marker, "w").close()
+    return root
+
+
+def _decode_resize(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        arr = np.asarray(img.convert("RGB").resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
+    return arr.shape[0]
+
+
+def raw_bound(paths: list[str], workers: int) -> float:
+    """images/s of PIL decode + nearest resize, one process per core (pool started beforehand)."""
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
+        t0 = time.perf_counter()
+        pool.map(_decode_resize, paths, chunksize=16)
+        return len(paths) / (time.perf_counter() - t0)
+
+
+def ours(root: str, workers: int, epochs: int = 2) -> float:
+    """images/s of a plain make_loader epoch (legacy semantics, 224x224, nearest, batch 32)."""
+    import kdir_torch as kt
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
+    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
+    rate = 0.0
+    for epoch in range(epochs):  # epoch 0 includes worker start-up; report the last one
+        loader.set_epoch(epoch)
+        t0 = time.perf_counter()
+        n = sum(len(x) for x, _ in loader)
+        rate = n / (time.perf_counter() - t0)
+    return rate
+
+
+_KERAS_IT = None
+
+
+def _keras_batch(i: int) -> int:
+    return len(_KERAS_IT[i][0])
+
+
+def keras_legacy(root: str, workers: int) -> float | None:
+    """images/s of Keras's flow_from_directory batches, fetched by a fork pool of ``workers``."""
+    global _KERAS_IT
+    try:
+        from keras.src.legacy.preprocessing.image import ImageDataGenerator
+    except Exception:
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        _KERAS_IT = ImageDataGenerator().flow_from_directory(root, target_size=SIZE, batch_size=32, seed=0)
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(_keras_batch, range(workers))
+        t0 = time.perf_counter()
+        n = sum(pool.map(_keras_batch, range(len(_KERAS_IT))))
+        return n / (time.perf_counter() - t0)
+
+
+def keras_modern(root: str) -> float | None:
+    """images/s of tf.data image_dataset_from_directory (needs tensorflow)."""
+    try:
+        import tensorflow as tf  # noqa: F401
+        from keras.utils import image_dataset_from_directory
+    except Exception:
+        return None
+    ds = image_dataset_from_directory(root, image_size=SIZE, interpolation="nearest", batch_size=32, seed=0)
+    for _ in ds.take(2):
+        pass
+    t0 = time.perf_counter()
+    n = sum(int(x.shape[0]) for x, _ in ds)
+    return n / (time.perf_counter() - t0)
+
+
+def torchvision_folder(root: str, workers: int) -> float | None:
+    """images/s of torchvision ImageFolder + DataLoader with the same workers."""
+    try:
+        import torch
+        from torchvision import datasets, transforms
+    except Exception:
+        return None
+    tf = transforms.Compose([transforms.Resize(SIZE, transforms.InterpolationMode.NEAREST),
+                             transforms.PILToTensor()])
+    dl = torch.utils.data.DataLoader(datasets.ImageFolder(root, tf), batch_size=32, shuffle=True,
+                                     num_workers=workers, persistent_workers=workers > 0)
+    rate = 0.0
+    for _ in range(2):
+        t0 = time.perf_counter()
+        n = sum(len(x) for x, _ in dl)
+        rate = n / (time.perf_counter() - t0)
+    return rate
+
+
+def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None) -> dict:
+    """Run every measurement on one tree and print rates and ratios."""
+    workers = num_workers or len(os.sched_getaffinity(0))
+    root = root or os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kdir_bench_photos_{n_images}")
+    t0 = time.perf_counter()
+    build_photo_tree(root, n_images)
+    print(f"[loader] photo tree {root}: {n_images} JPEGs ready in {time.perf_counter() - t0:.1f}s; "
+          f"{workers} workers")
+    import kdir_torch as kt
+    paths = list(kt.index_directory(root).filepaths)
+    res = {"raw_bound": raw_bound(paths, workers), "kdir_torch": ours(root, workers)}
+    res["keras_flow_from_directory"] = keras_legacy(root, workers)
+    res["keras_image_dataset_from_directory"] = keras_modern(root)
+    res["torchvision_ImageFolder"] = torchvision_folder(root, workers)
+    bound = res["raw_bound"]
+    for name, rate in res.items():
+        if rate is None:
+            print(f"[loader] {name:36s} not installed")
+            continue
+        extra = "" if name in ("raw_bound", "kdir_torch") else f"  kdir_torch/{name} = {res['kdir_torch'] / rate:.2f}x"
+        print(f"[loader] {name:36s} {rate:8.1f} img/s  {rate / bound:5.2f}x bound{extra}")
+    return res
+
+
+def _private_mb(pid: int) -> float:
+    """Private (copied) memory of a process in MiB, from /proc/PID/smaps_rollup."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+class _PathReader:
+    """Reads every path of an index-like object (what a worker does per sample, minus decoding)."""
+
+    def __init__(self, paths) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> int:
+        return len(self.paths[i])
+
+
+def _measure_worker(paths, batch: int) -> tuple[float, float]:
+    import torch
+
+    dl = torch.utils.data.DataLoader(_PathReader(paths), batch_size=batch, num_workers=1,
+                                     persistent_workers=True, collate_fn=len)
+    it = iter(dl)
+    next(it)
+    pid = it._workers[0].pid  # the DataLoader iterator's worker processes
+    start = _private_mb(pid)
+    for _ in it:
+        pass
+    end = _private_mb(pid)
+    return start, end
+
+
+def worker_memory(n_entries: int = 1_000_000) -> dict:
+    """Private memory of one loader worker before/after reading all ``n_entries`` paths.
+
+    kdir_torch keeps paths in one numpy buffer (no per-sample Python objects), so a forked
+    worker's private memory stays flat; a Python list of str is copied page by page as the
+    worker touches each string's refcount (pytorch/pytorch#13246).
+    """
+    from kdir_torch.index import StringTable
+
+    names = [f"class_{i % 1000:04d}/sub_{i % 7}/{i:08d}.jpg" for i in range(n_entries)]
+    table = StringTable.from_strings(names).with_prefix("/data/images")
+    as_list = [os.path.join("/data/images", s) for s in names]
+    del names
+    res = {}
+    for label, paths in (("kdir_torch StringTable", table), ("python list[str]", as_list)):
+        start, end = _measure_worker(paths, batch=4096)
+        res[label] = (start, end)
+        print(f"[memory] {label:24s} worker private memory {start:7.1f} MiB -> {end:7.1f} MiB "
+              f"after reading {n_entries:,} paths (+{end - start:.1f} MiB)")
+    return res
