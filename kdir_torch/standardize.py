@@ -195,7 +195,7 @@ class Standardizer:
         if self.samplewise_center:
             x = x - (x.mean() if dims is None else x.mean(dim=dims, keepdim=True))
         if self.samplewise_std_normalization:
-            sd = x.std(correction=0) if dims is None else x.std(dim=dims, correction=0, keepdim=True)
+            sd = x.std(dim=dims, correction=0, keepdim=dims is not None)
             x = x / (sd + 1e-6)
         return self._featurewise(x)
 
