@@ -1,0 +1,295 @@
+"""The modern (``image_dataset_from_directory``) datasets (KERAS_SPEC §B6–§B8).
+
+``ModernDirDataset`` is the per-element dataset (the ``tf.data`` pipeline's ``map(load)``):
+``ds[i]`` decodes and resizes file ``i`` exactly like Keras's ``_load_image_tf`` and encodes its
+label per ``label_mode``. It follows the library's dataset protocol (``load_raw`` /
+``finish_batch``), so ``kt.make_loader`` can drive it.
+
+``BatchedDataset`` is the object ``image_dataset_from_directory`` returns: a finite iterable of
+batches (one epoch per ``iter()``, ``ceil(N / batch_size)`` batches with a partial last one, or
+single elements when ``batch_size`` is None) carrying ``class_names`` and ``file_paths``. With
+``shuffle=True`` it yields a new order every epoch, as Keras's ``ds.shuffle`` does, but the
+order comes from ``torch_generator(seed, epoch)``: TF's shuffle-buffer order cannot be
+reproduced outside TF (§B8), so compare shuffled outputs with Keras's as multisets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .. import _validation as v
+from .._rng import torch_generator
+from ..errors import ImageDecodeError
+from ..index import StringTable
+from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
+from ..io.modern_resize import METHODS
+from ..labels import encode_label_mode
+from .modern_files import label_array
+
+LABEL_MODES = ("int", "categorical", "binary", None)
+
+
+def _check_size(image_size: Any) -> tuple[int, int]:
+    """``(height, width)`` of positive ints."""
+    if (not isinstance(image_size, (list, tuple)) or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+                       for s in image_size)):
+        raise ValueError("`image_size` must hold 2 positive integers (height, width). "
+                         f"Received: image_size={image_size}")
+    return int(image_size[0]), int(image_size[1])
+
+
+def _check_element_args(label_mode: Any, color_mode: Any, interpolation: Any, data_format: Any,
+                        crop_to_aspect_ratio: Any, pad_to_aspect_ratio: Any) -> None:
+    """Keras's value checks for the element pipeline (§B1, §B7 crop/pad rules)."""
+    if label_mode not in LABEL_MODES:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", '
+                         f'"binary", or None. Received: label_mode={label_mode}')
+    if color_mode not in v.COLOR_CHANNELS:
+        raise ValueError('`color_mode` must be one of {"rgb", "rgba", "grayscale"}. '
+                         f"Received: color_mode={color_mode}")
+    if interpolation not in METHODS:
+        raise ValueError(f"Argument `interpolation` should be one of {METHODS}. "
+                         f"Received: interpolation={interpolation}")
+    if data_format not in v.DATA_FORMATS:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', "
+                         f"'channels_last'}}. Received: data_format={data_format}")
+    if crop_to_aspect_ratio and pad_to_aspect_ratio:
+        raise ValueError(CROP_PAD_MESSAGE)
+    if crop_to_aspect_ratio:
+        check_crop_interpolation(interpolation)
+
+
+class ModernDirDataset(Dataset):
+    """Per-element dataset of ``image_dataset_from_directory`` (KERAS_SPEC §B6, §B7).
+
+    ``ds[i]`` is ``(image, label)`` (``image`` alone without labels): the image float32 in
+    0..255 (uint8 for ``interpolation="nearest"``, as TF), ``(C, H, W)`` or ``(H, W, C)`` for
+    channels_last; the label an int32 scalar ("int"), a float32 one-hot ``(K,)``
+    ("categorical") or a float32 ``(1,)`` ("binary").
+
+    Args:
+        file_paths: full file paths in dataset order (a sequence of ``str``).
+        labels: ``(N,)`` labels aligned with ``file_paths`` (int class indices or explicit
+            numbers), or None.
+        class_names: class names (one-hot depth = ``len(class_names)``), or None.
+        label_mode: "int", "categorical", "binary" or None.
+        color_mode: "rgb", "rgba" or "grayscale".
+        image_size: ``(height, width)``.
+        interpolation: bilinear, nearest, bicubic, area, lanczos3, lanczos5, gaussian,
+            mitchellcubic (TF's kernels, see ``kdir_torch.io.modern_resize``).
+        crop_to_aspect_ratio: centre-crop to the target aspect ratio before resizing.
+        pad_to_aspect_ratio: resize to fit and zero-pad (``tf.image.resize_with_pad``).
+        data_format: "channels_first" (default) or "channels_last".
+        augment: optional ``kdir_torch.Augment`` (params from ``(seed, epoch, index)``); not a
+            Keras option, for use with ``kt.make_loader``.
+        standardize: optional callable on the finished batch (not a Keras option).
+        seed: augmentation seed (None: ``augment.seed``).
+        on_error: "raise" or "skip" (honoured by ``make_loader``; ``ds[i]`` always raises).
+
+    Raises:
+        ValueError: bad argument values (Keras's messages where Keras has one).
+        TypeError: non-numeric explicit labels.
+    """
+
+    def __init__(
+        self,
+        file_paths: Sequence[str],
+        labels: Any = None,
+        *,
+        class_names: Sequence[str] | None = None,
+        label_mode: str | None = "int",
+        color_mode: str = "rgb",
+        image_size: tuple[int, int] = (256, 256),
+        interpolation: str = "bilinear",
+        crop_to_aspect_ratio: bool = False,
+        pad_to_aspect_ratio: bool = False,
+        data_format: str = "channels_first",
+        augment: Any = None,
+        standardize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        seed: int | None = None,
+        on_error: str = "raise",
+    ) -> None:
+        _check_element_args(label_mode, color_mode, interpolation, data_format,
+                            crop_to_aspect_ratio, pad_to_aspect_ratio)
+        self.file_paths = (file_paths if isinstance(file_paths, StringTable)
+                           else StringTable.from_strings(file_paths))
+        self.label_mode = label_mode if labels is not None else None
+        self.labels = label_array(labels, self.label_mode)
+        if self.labels is not None and len(self.labels) != len(self.file_paths):
+            raise ValueError(f"Got {len(self.labels)} labels for {len(self.file_paths)} files.")
+        self.class_names = list(class_names) if class_names is not None else None
+        self.num_classes = len(self.class_names) if self.class_names else 0
+        self.color_mode, self.num_channels = color_mode, v.COLOR_CHANNELS[color_mode]
+        self.image_size = _check_size(image_size)
+        self.interpolation, self.data_format = interpolation, data_format
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
+        h, w = self.image_size
+        c = self.num_channels
+        self.image_shape = (c, h, w) if data_format == "channels_first" else (h, w, c)
+        self.augment, self.standardize, self.seed = augment, standardize, seed
+        self.on_error = v.check_on_error(on_error)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.file_paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation parameters ``ds[i]`` uses (only matters with
+        an ``augment``; Keras's modern pipeline has none)."""
+        self.epoch = int(epoch)
+
+    def load_raw(self, i: int) -> torch.Tensor:
+        """Decode and resize sample ``i``: ``(C, H, W)`` float32, uint8 for ``nearest``.
+
+        Raises:
+            ImageDecodeError: the file is missing, undecodable or rejected by TF's decoder
+                rules (names the path, the index and the reason).
+        """
+        path = self.file_paths[i]
+        try:
+            return load_image(path, self.num_channels, self.image_size, self.interpolation,
+                              self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
+        except Exception as exc:  # PIL raises many types for corrupt data
+            raise ImageDecodeError(path, int(i), exc) from exc
+
+    def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
+                     augment: bool = True, standardize: bool = True) -> Any:
+        """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
+
+        Without ``augment``/``standardize`` (the Keras configuration) the images keep
+        ``raw``'s dtype; with an ``augment`` they are converted to float32 first.
+
+        Args:
+            raw: ``(B, C, H, W)`` stacked ``load_raw`` outputs.
+            indices: ``(B,)`` dataset indices of those samples.
+            epoch: augmentation epoch (default: ``self.epoch``).
+            augment: apply ``self.augment``; standardize: apply ``self.standardize``.
+
+        Returns:
+            ``(x, y)`` or ``x``: x ``(B, C, H, W)`` (``(B, H, W, C)`` for channels_last); y
+            int32 ``(B,)``, float32 ``(B, K)`` or float32 ``(B, 1)`` (§B6).
+        """
+        x = raw
+        if augment and self.augment is not None:
+            x = x.to(torch.float32)
+            params = self.augment.make_params(
+                tuple(x.shape[-2:]), torch.as_tensor(indices).cpu(),
+                epoch=self.epoch if epoch is None else epoch, seed=self.seed,
+            )
+            x = self.augment.apply(x, params.to(x.device))
+        if self.data_format == "channels_last":
+            x = x.permute(0, 2, 3, 1).contiguous()
+        if standardize and self.standardize is not None:
+            x = self.standardize(x)
+        if self.labels is None:
+            return x
+        idx = torch.as_tensor(indices).cpu().numpy()
+        y = torch.from_numpy(self.labels[idx]).to(x.device)
+        return x, encode_label_mode(y, self.label_mode, self.num_classes)
+
+    def __getitem__(self, i: int) -> Any:
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
+        i = int(i) % n
+        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
+        if isinstance(out, tuple):
+            return out[0][0], out[1][0]
+        return out[0]
+
+    def __repr__(self) -> str:
+        return (f"ModernDirDataset(samples={len(self)}, class_names={self.class_names}, "
+                f"label_mode={self.label_mode!r}, image_size={self.image_size}, "
+                f"color_mode={self.color_mode!r}, interpolation={self.interpolation!r})")
+
+
+class _BatchReader(Dataset):
+    """``reader[list_of_indices]`` -> one finished batch (used with ``batch_size=None``)."""
+
+    def __init__(self, dataset: ModernDirDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, indices: list[int]) -> Any:
+        raw = torch.stack([self.dataset.load_raw(i) for i in indices])
+        return self.dataset.finish_batch(raw, torch.as_tensor(indices, dtype=torch.int64))
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+class BatchedDataset:
+    """What ``image_dataset_from_directory`` returns: finite, re-iterable batches (§B8).
+
+    Args:
+        dataset: the element dataset (exposed as ``.dataset``).
+        batch_size: positive batch size, or None for single elements.
+        shuffle: reshuffle every epoch (``torch_generator(seed, epoch)`` permutation).
+        seed: shuffle seed.
+        num_workers: ``DataLoader`` worker processes (0 decodes in the calling process).
+
+    Attributes:
+        class_names: list of class names, or None without labels.
+        file_paths: file paths in the (numpy-shuffled, split) Keras order; with
+            ``shuffle=True`` this is not the yield order (as in Keras).
+    """
+
+    def __init__(self, dataset: ModernDirDataset, batch_size: int | None = 32,
+                 shuffle: bool = False, seed: int = 0, num_workers: int = 0) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.num_workers = int(num_workers)
+        self.epoch = 0
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.dataset.class_names
+
+    @property
+    def file_paths(self) -> StringTable:
+        return self.dataset.file_paths
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n if self.batch_size is None else math.ceil(n / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next ``iter()`` yields."""
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """Element order of ``epoch``: ``(N,)`` int64 (a permutation when shuffling)."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return torch.arange(n)
+        return torch.randperm(n, generator=torch_generator(self.seed, epoch))
+
+    def __iter__(self) -> Iterator[Any]:
+        order = self.order(self.epoch).tolist()
+        self.epoch += 1
+        if self.batch_size is None:
+            source, sampler = self.dataset, order
+        else:
+            b = self.batch_size
+            source = _BatchReader(self.dataset)
+            sampler = [order[i:i + b] for i in range(0, len(order), b)]
+        loader = DataLoader(source, batch_size=None, sampler=sampler, collate_fn=_identity,
+                            num_workers=self.num_workers)
+        return iter(loader)
+
+    def __repr__(self) -> str:
+        return (f"BatchedDataset(batches={len(self)}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, dataset={self.dataset!r})")
