@@ -3,15 +3,29 @@
 See README.md for the Keras -> kdir_torch porting table.
 """
 
-from .datasets import KerasDirDataset
+from .augment import Augment, AugmentParams
+from .datasets import BatchedDataset, KerasDirDataset, ModernDirDataset
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
+from .keras import DirectoryIterator, ImageDataGenerator, image_dataset_from_directory
+from .loader import gather_predictions, make_loader
+from .standardize import Standardizer
 
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "Augment",
+    "AugmentParams",
+    "BatchedDataset",
     "DirectoryIndex",
+    "DirectoryIterator",
+    "ImageDataGenerator",
     "ImageDecodeError",
     "KerasDirDataset",
+    "ModernDirDataset",
+    "Standardizer",
+    "gather_predictions",
+    "image_dataset_from_directory",
     "index_directory",
+    "make_loader",
 ])
