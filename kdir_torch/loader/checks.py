@@ -90,6 +90,20 @@ def default_num_workers() -> int:
     return max(0, min(cores, MAX_DEFAULT_WORKERS))
 
 
+def check_memory_format(dataset: Any, channels_last: bool) -> None:
+    """``channels_last`` (memory format) only makes sense for ``(B, C, H, W)`` batches.
+
+    Raises:
+        ValueError: ``channels_last=True`` with a ``data_format="channels_last"`` dataset.
+    """
+    if channels_last and getattr(dataset, "data_format", None) == "channels_last":
+        raise ValueError(
+            "`channels_last=True` asks for the channels_last memory format of (B, C, H, W) "
+            "batches, but the dataset already yields (B, H, W, C) (data_format="
+            "'channels_last'). Received: channels_last=True"
+        )
+
+
 def check_augment_on(augment_on: Any) -> str:
     """``"device"`` or ``"worker"``."""
     if augment_on not in AUGMENT_ON:
@@ -127,19 +141,38 @@ def resolve_distributed(distributed: Any) -> bool:
     return flag
 
 
-def check_worker_options(num_workers: int, persistent_workers: Any,
-                         prefetch_factor: Any) -> tuple[bool, int | None]:
-    """Resolve ``persistent_workers`` (default: ``num_workers > 0``) and check ``prefetch_factor``.
+def dataloader_options(num_workers: Any, pin_memory: Any, device: torch.device,
+                       persistent_workers: Any, prefetch_factor: Any,
+                       timeout: Any) -> dict[str, Any]:
+    """Checked ``DataLoader`` keyword arguments with kdir_torch's defaults.
+
+    ``num_workers`` None -> ``default_num_workers()``; ``pin_memory`` None -> CUDA target;
+    ``persistent_workers`` None -> ``num_workers > 0``; ``timeout`` only with workers.
+
+    Returns:
+        dict with ``num_workers``, ``pin_memory``, ``timeout``, ``persistent_workers`` and
+        ``prefetch_factor``.
 
     Raises:
-        ValueError: either option set together with ``num_workers=0``.
+        TypeError / ValueError: a bad value, or worker options together with
+            ``num_workers=0``.
     """
+    workers = check_int("num_workers", num_workers, 0, allow_none=True)
+    workers = default_num_workers() if workers is None else workers
+    pin = check_flag("pin_memory", pin_memory, allow_none=True)
     persistent = check_flag("persistent_workers", persistent_workers, allow_none=True)
     prefetch = check_int("prefetch_factor", prefetch_factor, 1, allow_none=True)
-    if num_workers == 0 and (persistent or prefetch is not None):
+    wait = check_timeout(timeout)
+    if workers == 0 and (persistent or prefetch is not None):
         raise ValueError(
             "`persistent_workers` and `prefetch_factor` need `num_workers` > 0. Received: "
             f"num_workers=0, persistent_workers={persistent_workers}, "
             f"prefetch_factor={prefetch_factor}"
         )
-    return (num_workers > 0 if persistent is None else persistent), prefetch
+    return {
+        "num_workers": workers,
+        "pin_memory": device.type == "cuda" if pin is None else pin,
+        "timeout": wait if workers > 0 else 0.0,
+        "persistent_workers": workers > 0 if persistent is None else persistent,
+        "prefetch_factor": prefetch,
+    }

@@ -59,12 +59,15 @@ class SeededSampler(Sampler[int]):
         self.seed = resolve_seed(seed)
         self.num_replicas, self.rank = int(num_replicas), int(rank)
         self.epoch = 0
+        self.epoch_pinned = False  # set_epoch was called since a loader last read the epoch
+        self._cache: tuple[tuple[int, bool, int] | None, np.ndarray | None] = (None, None)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose permutation ``__iter__`` yields."""
+        """Select the epoch whose permutation ``__iter__`` yields (a ``DeviceLoader`` runs it
+        on its next ``iter()`` instead of advancing by itself)."""
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ValueError(f"`epoch` must be an integer >= 0. Received: epoch={epoch!r}")
-        self.epoch = int(epoch)
+        self.epoch, self.epoch_pinned = int(epoch), True
 
     def permutation(self, epoch: int | None = None) -> np.ndarray:
         """Global order of the epoch (before sharding).
@@ -72,20 +75,29 @@ class SeededSampler(Sampler[int]):
         Returns:
             int64 array ``(N,)``: a permutation of ``0..N-1`` (identity when not shuffling).
         """
-        epoch = self.epoch if epoch is None else int(epoch)
-        n = self.num_samples_total
-        if not self.shuffle:
-            return np.arange(n, dtype=np.int64)
-        gen = torch_generator(self.seed, epoch)
-        return torch.randperm(n, generator=gen).numpy().astype(np.int64, copy=False)
+        return self._permutation(self.epoch if epoch is None else int(epoch)).copy()
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        """Cached (read-only) permutation: random access (``get_batch``) reuses it."""
+        key = (self.seed, self.shuffle, epoch)
+        if self._cache[0] != key:
+            n = self.num_samples_total
+            if self.shuffle:
+                gen = torch_generator(self.seed, epoch)
+                perm = torch.randperm(n, generator=gen).numpy().astype(np.int64, copy=False)
+            else:
+                perm = np.arange(n, dtype=np.int64)
+            perm.setflags(write=False)
+            self._cache = (key, perm)
+        return self._cache[1]
 
     def local_indices(self, epoch: int | None = None) -> np.ndarray:
         """This rank's share of the epoch (padded as described in the module docstring).
 
         Returns:
-            int64 array ``(len(self),)`` of dataset indices, in reading order.
+            read-only int64 array ``(len(self),)`` of dataset indices, in reading order.
         """
-        perm = self.permutation(epoch)
+        perm = self._permutation(self.epoch if epoch is None else int(epoch))
         if self.num_replicas == 1:
             return perm
         total = len(self) * self.num_replicas

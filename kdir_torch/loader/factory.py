@@ -1,0 +1,105 @@
+"""``make_loader``: a deterministic, device-feeding loader for kdir_torch datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from .._rng import torch_generator
+from . import checks
+from .distributed import world
+from .fetch import BatchFetcher, no_collate, worker_init
+from .loader import DeviceLoader
+from .pipeline import pipeline_dataset
+from .sampler import BatchPlan, SeededSampler
+
+DEFAULT_TIMEOUT = 300.0
+_BASE_SEED_TAG = 0xDA7A  # counter separating the DataLoader's worker base seed from the order
+
+
+def make_loader(
+    dataset: Any,
+    *,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    num_workers: int | None = None,
+    pin_memory: bool | None = None,
+    device: str | torch.device | None = None,
+    augment: Any = None,
+    seed: int | None = None,
+    drop_last: bool = False,
+    persistent_workers: bool | None = None,
+    prefetch_factor: int | None = None,
+    channels_last: bool = False,
+    distributed: bool | None = None,
+    standardize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    augment_on: str = "device",
+    timeout: float = DEFAULT_TIMEOUT,
+    return_indices: bool = False,
+) -> DeviceLoader:
+    """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
+
+    Workers decode with ``dataset.load_raw`` and collate uint8 batches plus their int64
+    indices; float conversion, augmentation, standardization and label encoding run after the
+    transfer, on ``device``, through ``dataset.finish_batch`` (on a CUDA side stream, one batch
+    ahead). For a given ``seed`` the batches (order and augmented pixels) are bit-identical for
+    any ``num_workers`` and equal to stacking ``dataset[i]`` for the same indices and epoch
+    (augmentation draws come from the dataset's seed and the epoch, the order from ``seed``).
+    See ``DeviceLoader`` for the epoch rule, ``state_dict`` and the ``on_error="skip"`` policy,
+    and ``sampler.py`` for the distributed padding policy.
+
+    Args:
+        dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``).
+        batch_size: samples per batch.
+        shuffle: reshuffle every epoch.
+        num_workers: decoding processes; None = available cores (``sched_getaffinity``), max 8.
+        pin_memory: page-locked host batches; None = only when ``device`` is CUDA.
+        device: where batches are delivered (None = CPU).
+        augment: overrides ``dataset.augment``: an ``Augment`` or a callable
+            ``fn(x, indices, *, epoch, seed)`` on ``(B, C, H, W)`` float batches.
+        seed: shuffle seed; None draws a fresh one per loader (never global RNG state).
+        drop_last: drop the last partial batch.
+        persistent_workers: keep workers between epochs; None = ``num_workers > 0``.
+        prefetch_factor: batches each worker loads ahead (None = PyTorch's default, 2).
+        channels_last: deliver 4-D tensors in ``torch.channels_last`` memory format.
+        distributed: shard epochs over ``torch.distributed`` ranks; None = auto-detect.
+        standardize: overrides ``dataset.standardize`` (callable on the finished batch).
+        augment_on: "device" (after transfer) or "worker" (inside the workers, on CPU).
+        timeout: seconds to wait for a worker's batch before failing (0 = forever).
+        return_indices: yield the ``(B,)`` int64 dataset indices as an extra last item.
+
+    Returns:
+        A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
+        when ``return_indices``; x is ``(B, C, H, W)`` (``(B, H, W, C)`` for a channels_last
+        dataset) of the dataset's dtype on ``device``.
+
+    Raises:
+        TypeError: an argument of the wrong type, or a dataset without the protocol.
+        ValueError: an argument with a bad value (see ``loader/checks.py``).
+    """
+    checks.check_dataset(dataset)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
+    for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
+                       ("channels_last", channels_last), ("return_indices", return_indices)):
+        checks.check_flag(name, flag)
+    dev = checks.resolve_device(device)
+    options = checks.dataloader_options(num_workers, pin_memory, dev, persistent_workers,
+                                        prefetch_factor, timeout)
+    on_worker = checks.check_augment_on(augment_on) == "worker"
+    checks.check_memory_format(dataset, channels_last)
+    replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
+    pipeline = pipeline_dataset(dataset, augment, standardize)
+    sampler = SeededSampler(len(dataset), shuffle=shuffle, seed=seed,
+                            num_replicas=replicas, rank=rank)
+    plan = BatchPlan(sampler, batch_size, drop_last)
+    dataloader = DataLoader(
+        BatchFetcher(pipeline, finish_in_worker=on_worker), batch_size=None, sampler=plan,
+        collate_fn=no_collate, worker_init_fn=worker_init if options["num_workers"] else None,
+        generator=torch_generator(sampler.seed, _BASE_SEED_TAG),  # not the global RNG
+        **options,
+    )
+    return DeviceLoader(dataset, pipeline, plan, dataloader, dev, channels_last=channels_last,
+                        return_indices=return_indices)

@@ -1,0 +1,228 @@
+"""``DeviceLoader``: the iterable ``make_loader`` returns.
+
+Epoch rule: the first ``iter(loader)`` runs epoch 0 (or the epoch given to ``set_epoch`` /
+restored by ``load_state_dict``); every later ``iter()`` advances to the next epoch by itself,
+so ``for epoch in range(E): for batch in loader`` reshuffles without any call. An explicit
+``set_epoch(e)`` makes the next ``iter()`` run exactly epoch ``e`` (the DDP habit; calling it
+every epoch is harmless). An iteration abandoned half-way still counts as an epoch.
+
+Bad files under ``on_error="skip"``: the sample is left out, so its batch is smaller (labels
+stay aligned, indices tell which samples are present); a batch whose samples all fail is not
+yielded at all. At the end of each epoch one ``UserWarning`` gives the count and the first
+path; ``loader.skipped`` lists ``(index, path)`` of the last epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from .fetch import BatchFetcher, FetchedBatch
+from .prefetch import DevicePrefetcher
+from .sampler import BatchPlan, SeededSampler
+
+_STATE_KEYS = ("epoch", "batches_seen", "seed", "num_replicas", "rank", "batch_size")
+
+
+def _pop_error(fb: FetchedBatch) -> BaseException:
+    """Detach the error from its batch, so that no frame in its traceback refers back to it
+    (such a cycle makes the DataLoader's workers shut down from the cyclic GC, slowly)."""
+    err, fb.error = fb.error, None
+    return err
+
+
+class DeviceLoader:
+    """Batches of a dataset on a device, deterministic for a seed (built by ``make_loader``).
+
+    Args:
+        dataset: the user's dataset (``loader.dataset``).
+        pipeline: the dataset view whose ``finish_batch`` is used (see ``pipeline.py``).
+        plan: the ``BatchPlan`` (owns the ``SeededSampler``).
+        dataloader: the ``DataLoader`` over a ``BatchFetcher`` that decodes the batches.
+        device: target device.
+        channels_last: convert 4-D outputs to the ``torch.channels_last`` memory format.
+        return_indices: append the ``(B,)`` int64 dataset indices to every batch.
+
+    Attributes:
+        dataset: the user's dataset. sampler: the ``SeededSampler``. batch_size: ``B``.
+        device: target device. seed: shuffle seed. epoch: epoch of the current/last iteration.
+        skipped: ``(index, path)`` of samples skipped in the last epoch.
+    """
+
+    def __init__(self, dataset: Any, pipeline: Any, plan: BatchPlan, dataloader: DataLoader,
+                 device: torch.device, *, channels_last: bool = False,
+                 return_indices: bool = False) -> None:
+        self.dataset, self._pipeline, self._plan = dataset, pipeline, plan
+        self._dataloader, self.device = dataloader, device
+        self._fetcher = BatchFetcher(pipeline)
+        self._prefetcher = DevicePrefetcher(device)
+        self.channels_last, self.return_indices = channels_last, return_indices
+        self.epoch, self._started, self._resume_at, self._batches_seen = 0, False, 0, 0
+        self.skipped: list[tuple[int, str]] = []
+        self._epoch_skipped: list[tuple[int, str]] = []
+
+    sampler = property(lambda self: self._plan.sampler)
+    batch_size = property(lambda self: self._plan.batch_size)
+    seed = property(lambda self: self._plan.sampler.seed)
+    num_workers = property(lambda self: self._dataloader.num_workers)
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank: ``ceil(len(shard) / B)`` (floor with drop_last)."""
+        return len(self._plan)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` run ``epoch`` from its first batch.
+
+        ``loader.sampler.set_epoch(epoch)`` (the DistributedSampler idiom) works the same.
+        """
+        self.sampler.set_epoch(epoch)
+        self.epoch, self._resume_at = int(epoch), 0
+
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch of batches (which epoch: see the module docstring)."""
+        sampler = self.sampler
+        if sampler.epoch_pinned:  # set_epoch / sampler.set_epoch / load_state_dict
+            epoch = sampler.epoch
+        elif self._started:
+            epoch, self._resume_at = self.epoch + 1, 0
+        else:
+            epoch = self.epoch
+        sampler.epoch, sampler.epoch_pinned, self._started = epoch, False, True
+        self.epoch, start = epoch, self._resume_at
+        self._resume_at, self._batches_seen = 0, start
+        self._plan.start_batch = start
+        return self._run(epoch)
+
+    def _run(self, epoch: int) -> Iterator[Any]:
+        self._epoch_skipped = []
+        batches = iter(self._dataloader)
+        self._plan.start_batch = 0
+        try:
+            for out, idx, number in self._prefetcher.iterate(batches, self._prepare):
+                self._batches_seen = number + 1
+                yield self._format(out, idx)
+        except Exception:
+            self._release_workers(batches)
+            raise
+        self._finish_epoch(epoch)
+
+    def _release_workers(self, batches: Iterator[Any]) -> None:
+        """Stop the workers now, after an error.
+
+        A caller that keeps the exception (pytest, notebooks) keeps its traceback, and with it
+        this loader, in a reference cycle; when the cyclic GC finally collects it, the worker
+        queues are closed before the DataLoader iterator's finalizer runs and each worker
+        shutdown waits out a 5 s timeout. The next ``iter()`` starts fresh workers.
+        """
+        if getattr(self._dataloader, "_iterator", None) is batches:
+            self._dataloader._iterator = None
+        shutdown = getattr(batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+
+    def _finish_epoch(self, epoch: int) -> None:
+        self.skipped = self._epoch_skipped
+        if self.skipped:
+            warnings.warn(
+                f"Skipped {len(self.skipped)} image(s) that could not be decoded in epoch "
+                f"{epoch} (on_error='skip'); their batches are smaller. First: "
+                f"{self.skipped[0][1]!r} (index {self.skipped[0][0]}).",
+                UserWarning, stacklevel=3,
+            )
+
+    def _prepare(self, fb: FetchedBatch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, int] | None:
+        """Transfer one fetched batch and finish it on ``self.device`` (None if it is empty)."""
+        if fb.error is not None:
+            raise _pop_error(fb)
+        self._epoch_skipped.extend(fb.skipped)
+        if fb.indices.numel() == 0:
+            return None
+        nb = self.device.type == "cuda"
+        idx = fb.indices.to(self.device, non_blocking=nb)
+        payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
+        if not fb.finished:  # host indices: label lookup and draws need no device sync
+            out = self._pipeline.finish_batch(payload[0], fb.indices, epoch=fb.epoch)
+            payload = out if isinstance(out, tuple) else (out,)
+        if self.channels_last:
+            payload = tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4
+                            else t for t in payload)
+        return payload, idx, fb.batch_number
+
+    def _format(self, out: tuple[torch.Tensor, ...], idx: torch.Tensor) -> Any:
+        if self.return_indices:
+            return (*out, idx)
+        return out if len(out) > 1 else out[0]
+
+    def get_batch(self, batch_number: int, epoch: int | None = None) -> Any:
+        """Batch ``batch_number`` of ``epoch`` (default: ``self.epoch``), loaded in this process.
+
+        Same pipeline and same tensors as the batch ``iter()`` yields at that position.
+
+        Raises:
+            IndexError: ``batch_number`` outside ``[0, len(self))``.
+            ImageDecodeError: a file fails and the dataset's ``on_error`` is "raise".
+        """
+        request = self._plan.batch(batch_number, self.epoch if epoch is None else epoch)
+        prepared = self._prepare(self._fetcher[request])
+        if prepared is None:
+            return self._format(self.empty_batch(), torch.empty(0, dtype=torch.int64,
+                                                                 device=self.device))
+        return self._format(prepared[0], prepared[1])
+
+    def empty_batch(self) -> tuple[torch.Tensor, ...]:
+        """A zero-sample batch with the dataset's per-sample shapes and dtypes.
+
+        Raises:
+            ValueError: the dataset has no fixed ``image_shape``.
+        """
+        shape = getattr(self.dataset, "image_shape", None)
+        if shape is None or None in shape:
+            raise ValueError("An empty batch needs a dataset with a fixed `image_shape`.")
+        if getattr(self.dataset, "data_format", "channels_first") == "channels_last":
+            shape = (shape[2], shape[0], shape[1])
+        raw = torch.empty((0, *shape), dtype=torch.uint8, device=self.device)
+        out = self._pipeline.finish_batch(raw, torch.empty(0, dtype=torch.int64,
+                                                           device=self.device), augment=False)
+        return out if isinstance(out, tuple) else (out,)
+
+    def state_dict(self) -> dict[str, int]:
+        """Position to resume from: epoch and batches already yielded in it, plus the seed."""
+        if self.sampler.epoch_pinned or not self._started:
+            epoch, seen = self.sampler.epoch, self._resume_at
+        else:
+            epoch, seen = self.epoch, self._batches_seen
+        return {"epoch": epoch, "batches_seen": seen, "seed": self.seed,
+                "num_replicas": self.sampler.num_replicas, "rank": self.sampler.rank,
+                "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Make the next ``iter()`` continue at the first batch not yet seen.
+
+        The shuffle seed is taken from ``state``; augmentation draws come from the dataset's
+        own seed, which must be the same for identical pixels.
+
+        Raises:
+            ValueError: missing keys, or a different world size or batch size.
+        """
+        missing = [k for k in _STATE_KEYS if k not in state]
+        if missing:
+            raise ValueError(f"`state` is missing keys {missing}. Received: state={state!r}")
+        for key, mine in (("num_replicas", self.sampler.num_replicas),
+                          ("batch_size", self.batch_size)):
+            if int(state[key]) != mine:
+                raise ValueError(f"Cannot resume: the state has {key}={state[key]}, this loader "
+                                 f"has {key}={mine}.")
+        self.sampler.seed = int(state["seed"])
+        epoch, seen = int(state["epoch"]), int(state["batches_seen"])
+        if seen >= len(self):
+            epoch, seen = epoch + 1, 0
+        self.set_epoch(epoch)
+        self._resume_at = seen
+
+    def __repr__(self) -> str:
+        return (f"DeviceLoader(batches={len(self)}, batch_size={self.batch_size}, "
+                f"device={str(self.device)!r}, num_workers={self.num_workers}, seed={self.seed})")
