@@ -8,16 +8,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from .. import _validation as v
 from ..errors import ImageDecodeError
 from ..index import DirectoryIndex, StringTable, index_directory
 from ..io import PIL_FILTERS, load_array
 from ..labels import encode_class_mode
+from .base import DirDataset
 
 
-class KerasDirDataset(Dataset):
+class KerasDirDataset(DirDataset):
     """Images of a ``root/class/.../image`` tree, indexed and loaded exactly like Keras's
     ``ImageDataGenerator().flow_from_directory`` (KERAS_SPEC §A2–§A9).
 
@@ -121,10 +121,6 @@ class KerasDirDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose augmentation parameters ``ds[i]`` uses."""
-        self.epoch = int(epoch)
-
     # -- loading ------------------------------------------------------------------------------
     def load_raw(self, i: int) -> torch.Tensor:
         """Decode sample ``i``: ``(C, H, W)`` uint8 (int32 for 16/32-bit grayscale), no augmentation.
@@ -141,46 +137,15 @@ class KerasDirDataset(Dataset):
         chw = arr.transpose(2, 0, 1)
         return torch.from_numpy(np.array(chw, order="C", copy=not chw.flags.writeable or None))
 
-    def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
-                     augment: bool = True, standardize: bool = True) -> Any:
-        """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
+    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:
+        return raw.to(self.dtype)
 
-        Args:
-            raw: ``(B, C, H, W)`` decoded images (``load_raw`` output, stacked).
-            indices: ``(B,)`` dataset indices of those samples.
-            epoch: augmentation epoch (default: ``self.epoch``).
-            augment: apply ``self.augment``; standardize: apply ``self.standardize``.
-
-        Returns:
-            ``(x, y)`` or ``x``: x ``(B, C, H, W)`` (``(B, H, W, C)`` for channels_last) of
-            ``dtype``; y per ``class_mode`` (§A9).
-        """
-        x = raw.to(self.dtype)
-        if augment and self.augment is not None:
-            idx = indices.cpu()
-            params = self.augment.make_params(
-                tuple(x.shape[-2:]), idx, epoch=self.epoch if epoch is None else epoch,
-                seed=self.seed,
-            )
-            x = self.augment.apply(x, params.to(x.device))
-        if self.data_format == "channels_last":
-            x = x.permute(0, 2, 3, 1)
-        if standardize and self.standardize is not None:
-            x = self.standardize(x)
+    def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:
+        """Labels per ``class_mode`` (§A9) on ``x``'s device."""
         if self.class_mode is None:
-            return x
-        cls = torch.from_numpy(self.classes[indices.cpu().numpy()]).to(x.device)
-        return x, encode_class_mode(cls, self.class_mode, self.num_classes, self.dtype, x)
-
-    def __getitem__(self, i: int) -> Any:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
-        i = int(i) % n
-        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
-        if isinstance(out, tuple):
-            return out[0][0], out[1][0]
-        return out[0]
+            return None
+        cls = torch.from_numpy(self.classes[indices.numpy()]).to(x.device)
+        return encode_class_mode(cls, self.class_mode, self.num_classes, self.dtype, x)
 
     def __repr__(self) -> str:
         return (f"KerasDirDataset({self.directory!r}, samples={self.samples}, "

@@ -30,6 +30,7 @@ from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
 from ..io.modern_resize import METHODS
 from ..labels import encode_label_mode
+from .base import DirDataset
 from .modern_files import label_array
 
 LABEL_MODES = ("int", "categorical", "binary", None)
@@ -66,7 +67,7 @@ def _check_element_args(label_mode: Any, color_mode: Any, interpolation: Any, da
         check_crop_interpolation(interpolation)
 
 
-class ModernDirDataset(Dataset):
+class ModernDirDataset(DirDataset):
     """Per-element dataset of ``image_dataset_from_directory`` (KERAS_SPEC §B6, §B7).
 
     ``ds[i]`` is ``(image, label)`` (``image`` alone without labels): the image float32 in
@@ -141,11 +142,6 @@ class ModernDirDataset(Dataset):
     def __len__(self) -> int:
         return len(self.file_paths)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose augmentation parameters ``ds[i]`` uses (only matters with
-        an ``augment``; Keras's modern pipeline has none)."""
-        self.epoch = int(epoch)
-
     def load_raw(self, i: int) -> torch.Tensor:
         """Decode and resize sample ``i``: ``(C, H, W)`` float32, uint8 for ``nearest``.
 
@@ -160,50 +156,16 @@ class ModernDirDataset(Dataset):
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
 
-    def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
-                     augment: bool = True, standardize: bool = True) -> Any:
-        """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
+    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:
+        """Keras's dtypes without augmentation (uint8 for nearest); float32 to augment."""
+        return raw.to(torch.float32) if augmenting else raw
 
-        Without ``augment``/``standardize`` (the Keras configuration) the images keep
-        ``raw``'s dtype; with an ``augment`` they are converted to float32 first.
-
-        Args:
-            raw: ``(B, C, H, W)`` stacked ``load_raw`` outputs.
-            indices: ``(B,)`` dataset indices of those samples.
-            epoch: augmentation epoch (default: ``self.epoch``).
-            augment: apply ``self.augment``; standardize: apply ``self.standardize``.
-
-        Returns:
-            ``(x, y)`` or ``x``: x ``(B, C, H, W)`` (``(B, H, W, C)`` for channels_last); y
-            int32 ``(B,)``, float32 ``(B, K)`` or float32 ``(B, 1)`` (§B6).
-        """
-        x = raw
-        if augment and self.augment is not None:
-            x = x.to(torch.float32)
-            params = self.augment.make_params(
-                tuple(x.shape[-2:]), torch.as_tensor(indices).cpu(),
-                epoch=self.epoch if epoch is None else epoch, seed=self.seed,
-            )
-            x = self.augment.apply(x, params.to(x.device))
-        if self.data_format == "channels_last":
-            x = x.permute(0, 2, 3, 1).contiguous()
-        if standardize and self.standardize is not None:
-            x = self.standardize(x)
+    def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:
+        """Labels per ``label_mode`` (§B6): int32 (B,), float32 (B, K) or float32 (B, 1)."""
         if self.labels is None:
-            return x
-        idx = torch.as_tensor(indices).cpu().numpy()
-        y = torch.from_numpy(self.labels[idx]).to(x.device)
-        return x, encode_label_mode(y, self.label_mode, self.num_classes)
-
-    def __getitem__(self, i: int) -> Any:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
-        i = int(i) % n
-        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
-        if isinstance(out, tuple):
-            return out[0][0], out[1][0]
-        return out[0]
+            return None
+        y = torch.from_numpy(self.labels[indices.numpy()]).to(x.device)
+        return encode_label_mode(y, self.label_mode, self.num_classes)
 
     def __repr__(self) -> str:
         return (f"ModernDirDataset(samples={len(self)}, class_names={self.class_names}, "

@@ -1,0 +1,82 @@
+"""The dataset protocol shared by the legacy and modern datasets (and driven by ``make_loader``).
+
+``load_raw(i)`` decodes one sample; ``finish_batch(raw, indices)`` turns a stack of them into
+what ``ds[i]`` returns, on ``raw``'s device; ``ds[i]`` is exactly ``finish_batch`` of one
+sample, so the simple path and the loader's batched path cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+
+class DirDataset(Dataset):
+    """Base class: augmentation, layout, standardization and ``__getitem__`` for subclasses.
+
+    Subclasses set ``augment``, ``standardize``, ``seed``, ``data_format`` and implement
+    ``load_raw``, ``_to_float`` (dtype conversion before augmentation) and ``_labels``.
+    """
+
+    augment: Any = None
+    standardize: Callable[[torch.Tensor], torch.Tensor] | None = None
+    seed: int | None = None
+    epoch: int = 0
+    data_format: str = "channels_first"
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation parameters ``ds[i]`` uses."""
+        self.epoch = int(epoch)
+
+    def load_raw(self, i: int) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
+                     augment: bool = True, standardize: bool = True) -> Any:
+        """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
+
+        Args:
+            raw: ``(B, C, H, W)`` stacked ``load_raw`` outputs.
+            indices: ``(B,)`` int64 dataset indices of those samples (any device).
+            epoch: augmentation epoch (default: ``self.epoch``).
+            augment: apply ``self.augment`` (params drawn from ``(seed, epoch, indices)``).
+            standardize: apply ``self.standardize`` (after the layout change).
+
+        Returns:
+            ``(x, y)`` or ``x`` (no labels): x ``(B, C, H, W)``, or ``(B, H, W, C)`` for
+            channels_last; y as the subclass encodes it.
+        """
+        indices = torch.as_tensor(indices).cpu()
+        augmenting = augment and self.augment is not None
+        x = self._to_float(raw, augmenting)
+        if augmenting:
+            params = self.augment.make_params(
+                tuple(x.shape[-2:]), indices, epoch=self.epoch if epoch is None else epoch,
+                seed=self.seed,
+            )
+            x = self.augment.apply(x, params.to(x.device))
+        if self.data_format == "channels_last":
+            x = x.permute(0, 2, 3, 1).contiguous()
+        if standardize and self.standardize is not None:
+            x = self.standardize(x)
+        y = self._labels(x, indices)
+        return x if y is None else (x, y)
+
+    def __getitem__(self, i: int) -> Any:
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
+        i = int(i) % n
+        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
+        if isinstance(out, tuple):
+            return out[0][0], out[1][0]
+        return out[0]
