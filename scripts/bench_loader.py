@@ -60,29 +60,45 @@ def _decode_resize(path: str) -> int:
     return arr.shape[0]
 
 
-def raw_bound(paths: list[str], workers: int) -> float:
+def raw_bound(paths: list[str], workers: int, rounds: int = 3) -> list[float]:
     """images/s of PIL decode + nearest resize, one process per core (pool started beforehand)."""
+    rates = []
     with mp.get_context("fork").Pool(workers) as pool:
         pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            pool.map(_decode_resize, paths, chunksize=16)
+            rates.append(len(paths) / (time.perf_counter() - t0))
+    return rates
+
+
+def _epochs(iterable_factory, rounds: int, warmup: int = 1) -> list[float]:
+    """images/s of ``rounds`` full passes after ``warmup`` passes (worker start-up excluded)."""
+    rates = []
+    for r in range(warmup + rounds):
+        it = iterable_factory()
         t0 = time.perf_counter()
-        pool.map(_decode_resize, paths, chunksize=16)
-        return len(paths) / (time.perf_counter() - t0)
+        n = sum(len(b[0]) if isinstance(b, (tuple, list)) else len(b) for b in it)
+        if r >= warmup:
+            rates.append(n / (time.perf_counter() - t0))
+    return rates
 
 
-def ours(root: str, workers: int, epochs: int = 2) -> float:
-    """images/s of a plain make_loader epoch (legacy semantics, 224x224, nearest, batch 32)."""
+def ours(root: str, workers: int, rounds: int = 3) -> list[float]:
+    """images/s of plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32)."""
     import kdir_torch as kt
 
     with contextlib.redirect_stdout(io.StringIO()):
         ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
     loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
-    rate = 0.0
-    for epoch in range(epochs):  # epoch 0 includes worker start-up; report the last one
-        loader.set_epoch(epoch)
-        t0 = time.perf_counter()
-        n = sum(len(x) for x, _ in loader)
-        rate = n / (time.perf_counter() - t0)
-    return rate
+    return _epochs(lambda: loader, rounds)
+
+
+def _keras_iterator(root: str):
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return ImageDataGenerator().flow_from_directory(root, target_size=SIZE, batch_size=32, seed=0)
 
 
 _KERAS_IT = None
@@ -92,23 +108,28 @@ def _keras_batch(i: int) -> int:
     return len(_KERAS_IT[i][0])
 
 
-def keras_legacy(root: str, workers: int) -> float | None:
-    """images/s of Keras's flow_from_directory batches, fetched by a fork pool of ``workers``."""
+def keras_legacy(root: str, workers: int, rounds: int = 3) -> dict[str, list[float]] | None:
+    """Keras's flow_from_directory: as ``fit`` uses it by default (one process), and with its
+    batches fetched by a fork pool of ``workers`` (what ``use_multiprocessing`` gives)."""
     global _KERAS_IT
     try:
-        from keras.src.legacy.preprocessing.image import ImageDataGenerator
+        _KERAS_IT = _keras_iterator(root)
     except Exception:
         return None
-    with contextlib.redirect_stdout(io.StringIO()):
-        _KERAS_IT = ImageDataGenerator().flow_from_directory(root, target_size=SIZE, batch_size=32, seed=0)
+    n = _KERAS_IT.samples
+    single = _epochs(lambda: (_KERAS_IT[i] for i in range(len(_KERAS_IT))), 1, warmup=0)
+    pooled = []
     with mp.get_context("fork").Pool(workers) as pool:
         pool.map(_keras_batch, range(workers))
-        t0 = time.perf_counter()
-        n = sum(pool.map(_keras_batch, range(len(_KERAS_IT))))
-        return n / (time.perf_counter() - t0)
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            pool.map(_keras_batch, range(len(_KERAS_IT)))
+            pooled.append(n / (time.perf_counter() - t0))
+    return {"keras_flow_from_directory (1 process)": single,
+            f"keras_flow_from_directory ({workers}-process pool)": pooled}
 
 
-def keras_modern(root: str) -> float | None:
+def keras_modern(root: str, rounds: int = 3) -> list[float] | None:
     """images/s of tf.data image_dataset_from_directory (needs tensorflow)."""
     try:
         import tensorflow as tf  # noqa: F401
@@ -116,14 +137,10 @@ def keras_modern(root: str) -> float | None:
     except Exception:
         return None
     ds = image_dataset_from_directory(root, image_size=SIZE, interpolation="nearest", batch_size=32, seed=0)
-    for _ in ds.take(2):
-        pass
-    t0 = time.perf_counter()
-    n = sum(int(x.shape[0]) for x, _ in ds)
-    return n / (time.perf_counter() - t0)
+    return _epochs(lambda: ds, rounds)
 
 
-def torchvision_folder(root: str, workers: int) -> float | None:
+def torchvision_folder(root: str, workers: int, rounds: int = 3) -> list[float] | None:
     """images/s of torchvision ImageFolder + DataLoader with the same workers."""
     try:
         import torch
@@ -134,37 +151,37 @@ def torchvision_folder(root: str, workers: int) -> float | None:
                              transforms.PILToTensor()])
     dl = torch.utils.data.DataLoader(datasets.ImageFolder(root, tf), batch_size=32, shuffle=True,
                                      num_workers=workers, persistent_workers=workers > 0)
-    rate = 0.0
-    for _ in range(2):
-        t0 = time.perf_counter()
-        n = sum(len(x) for x, _ in dl)
-        rate = n / (time.perf_counter() - t0)
-    return rate
+    return _epochs(lambda: dl, rounds)
 
 
-def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None) -> dict:
-    """Run every measurement on one tree and print rates and ratios."""
+def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
+                      rounds: int = 3) -> dict:
+    """Run every measurement on one tree; print median rates and ratios (best in brackets)."""
     workers = num_workers or len(os.sched_getaffinity(0))
     root = root or os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kdir_bench_photos_{n_images}")
     t0 = time.perf_counter()
     build_photo_tree(root, n_images)
     print(f"[loader] photo tree {root}: {n_images} JPEGs ready in {time.perf_counter() - t0:.1f}s; "
-          f"{workers} workers")
+          f"{workers} workers; {rounds} rounds each, median shown")
     import kdir_torch as kt
-    paths = list(kt.index_directory(root).filepaths)
-    res = {"raw_bound": raw_bound(paths, workers), "kdir_torch": ours(root, workers)}
-    res["keras_flow_from_directory"] = keras_legacy(root, workers)
-    res["keras_image_dataset_from_directory"] = keras_modern(root)
-    res["torchvision_ImageFolder"] = torchvision_folder(root, workers)
-    bound = res["raw_bound"]
-    for name, rate in res.items():
-        if rate is None:
-            print(f"[loader] {name:36s} not installed")
-            continue
-        extra = "" if name in ("raw_bound", "kdir_torch") else f"  kdir_torch/{name} = {res['kdir_torch'] / rate:.2f}x"
-        print(f"[loader] {name:36s} {rate:8.1f} img/s  {rate / bound:5.2f}x bound{extra}")
-    return res
 
+    paths = list(kt.index_directory(root).filepaths)
+    res: dict[str, list[float] | None] = {"raw_bound": raw_bound(paths, workers, rounds),
+                                          "kdir_torch make_loader": ours(root, workers, rounds)}
+    res.update(keras_legacy(root, workers, rounds) or {"keras_flow_from_directory": None})
+    res["keras_image_dataset_from_directory (tf.data)"] = keras_modern(root, rounds)
+    res["torchvision ImageFolder+DataLoader"] = torchvision_folder(root, workers, rounds)
+    med = {k: float(np.median(v)) for k, v in res.items() if v}
+    bound, mine = med["raw_bound"], med["kdir_torch make_loader"]
+    for name, rates in res.items():
+        if not rates:
+            print(f"[loader] {name:46s} not installed")
+            continue
+        extra = "" if name in ("raw_bound", "kdir_torch make_loader") else \
+            f"  kdir_torch is {mine / med[name]:.2f}x this"
+        print(f"[loader] {name:46s} {med[name]:7.1f} img/s [{max(rates):7.1f}]  "
+              f"{med[name] / bound:4.2f}x bound{extra}")
+    return med
 
 def _private_mb(pid: int) -> float:
     """Private (copied) memory of a process in MiB, from /proc/PID/smaps_rollup."""
