@@ -34,19 +34,37 @@ def _demo(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = build_demo_tree(os.path.join(tmp, "images"), args.classes, args.per_class)
-        print(f"Built a demo tree in {root}")
+        print(f"Built a demo tree in {root}\n")
+        print("1) KerasDirDataset (flow_from_directory semantics, channels_first):")
         ds = kt.KerasDirDataset(root, target_size=(64, 64), class_mode="categorical",
                                 validation_split=0.2, subset="training")
-        val = kt.KerasDirDataset(root, target_size=(64, 64), class_mode="categorical",
-                                 validation_split=0.2, subset="validation")
-        print("class_indices:", ds.class_indices, "(plain string sort, as Keras)")
+        print("   class_indices:", ds.class_indices, "(plain string sort, as Keras)")
         counts = Counter(ds.class_names[c] for c in ds.classes)
-        print(f"training: {len(ds)} images {dict(counts)}; validation: {len(val)} images")
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=False)
+        print(f"   training subset: {len(ds)} images {dict(counts)}; first files {list(ds.filenames[:2])}")
+        print("\n2) make_loader: uint8 workers, augmentation after transfer, seeded:")
+        loader = kt.make_loader(ds, batch_size=args.batch_size, num_workers=args.workers, seed=0,
+                                augment=kt.Augment(rotation_range=15, horizontal_flip=True, seed=0))
         x, y = next(iter(loader))
-        print(f"batch x: shape={tuple(x.shape)} dtype={x.dtype} range=[{x.min():.0f}, {x.max():.0f}]")
-        print(f"batch y: shape={tuple(y.shape)} dtype={y.dtype} (one-hot, class_mode='categorical')")
-        print(f"first files: {list(ds.filenames[:3])}")
+        print(f"   batch x: shape={tuple(x.shape)} dtype={x.dtype} device={x.device} "
+              f"range=[{x.min():.0f}, {x.max():.0f}]")
+        print(f"   batch y: shape={tuple(y.shape)} dtype={y.dtype} (one-hot); {len(loader)} batches/epoch")
+        print("\n3) ImageDataGenerator().flow_from_directory (Keras iterator protocol, channels_last):")
+        gen = kt.ImageDataGenerator(rescale=1 / 255, zoom_range=0.1, validation_split=0.2)
+        it = gen.flow_from_directory(root, target_size=(64, 64), batch_size=args.batch_size,
+                                     class_mode="sparse", subset="validation", seed=1)
+        xb, yb = next(it)
+        print(f"   next(it): x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.2f}, {xb.max():.2f}], "
+              f"y {tuple(yb.shape)} {yb.dtype}; len(it)={len(it)}")
+        print("\n4) image_dataset_from_directory (modern semantics, seeded global split):")
+        train, val = kt.image_dataset_from_directory(root, image_size=(48, 48), validation_split=0.2,
+                                                     subset="both", seed=123, batch_size=args.batch_size)
+        xm, ym = next(iter(train))
+        print(f"   class_names={train.class_names}; batch x {tuple(xm.shape)} {xm.dtype}, "
+              f"y {tuple(ym.shape)} {ym.dtype}")
+        loader.set_epoch(0)  # replay epoch 0: same seed and epoch give the same pixels
+        if not torch.equal(x, next(iter(loader))[0]):
+            raise RuntimeError("replaying epoch 0 gave different pixels")
+        print("\nOK: replaying epoch 0 (loader.set_epoch(0)) gave bit-identical augmented pixels.")
     return 0
 
 
@@ -69,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--classes", type=int, default=3, choices=range(1, 7))
     d.add_argument("--per-class", type=int, default=10)
     d.add_argument("--batch-size", type=int, default=8)
+    d.add_argument("--workers", type=int, default=0, help="loader worker processes")
     d.set_defaults(func=_demo)
     i = sub.add_parser("inspect", help="list the classes and image counts of a directory tree")
     i.add_argument("root")

@@ -88,7 +88,12 @@ def bench_augment(n_images: int) -> dict:
     from kdir_torch.augment.bench import augment_throughput
 
     res = augment_throughput(n_images=n_images)
-    print(f"[augment] {res}")
+    line = (f"[augment] {res['size']}x{res['size']}, batch {res['batch_size']}, {res['threads']} threads: "
+            f"kdir_torch Augment {res['ours_images_per_s']:.0f} img/s")
+    if res.get("keras_images_per_s"):
+        line += (f"; keras random_transform {res['keras_images_per_s']:.0f} img/s -> "
+                 f"{res['ratio']:.2f}x (goal >= 5x)")
+    print(line)
     return res
 
 
