@@ -185,9 +185,11 @@ def test_coupling_warnings_equal_keras():
     )
     with warnings.catch_warnings(record=True) as theirs:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         k = kimg().ImageDataGenerator(**cfg)
     with warnings.catch_warnings(record=True) as ours:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         gen = IDG(**cfg)
     assert len(ours) == 4
     assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]

@@ -93,6 +93,7 @@ def test_tiff_warning_once_per_file(tmp_path):  # §A4.3
     root = build(tmp_path, ["c/a.tiff", "c/b.TIFF", "c/c.tif"])
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         kt.index_directory(root)
     msgs = [str(w.message) for w in rec if "tiff" in str(w.message)]
     assert msgs == ['Using ".tiff" files with multiple bands will cause distortion. Please verify your output.'] * 2

@@ -233,6 +233,7 @@ def test_unfitted_warnings(config, flags):
     x = images((3, 3, 3), seed=11)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         out = std.standardize(x)
     assert [str(w.message) for w in rec] == [NOT_FIT.format(f) for f in flags]
     assert all(w.category is UserWarning for w in rec)
@@ -280,6 +281,7 @@ def test_flag_coupling_warnings(config, forced, texts):
     """§A12 constructor coupling with the §A16 texts (exact, in order)."""
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         std = Standardizer(**config)
     assert [str(w.message) for w in rec] == texts
     assert all(w.category is UserWarning for w in rec)
@@ -296,9 +298,11 @@ def test_flag_coupling_warnings_equal_keras(config):
     kimg = pytest.importorskip("keras.src.legacy.preprocessing.image")
     with warnings.catch_warnings(record=True) as theirs:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         k = kimg.ImageDataGenerator(**config)
     with warnings.catch_warnings(record=True) as ours:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # Keras leaks ThreadPools
         std = Standardizer(**config)
     assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
     for name in ("featurewise_center", "featurewise_std_normalization", "samplewise_center"):
