@@ -51,7 +51,7 @@ def _demo(args: argparse.Namespace) -> int:
         print("\n3) ImageDataGenerator().flow_from_directory (Keras iterator protocol, channels_last):")
         gen = kt.ImageDataGenerator(rescale=1 / 255, zoom_range=0.1, validation_split=0.2)
         it = gen.flow_from_directory(root, target_size=(64, 64), batch_size=args.batch_size,
-                                     class_mode="sparse", subset="validation", seed=1)
+                                     class_mode="sparse", subset="training", seed=1)
         xb, yb = next(it)
         print(f"   next(it): x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.2f}, {xb.max():.2f}], "
               f"y {tuple(yb.shape)} {yb.dtype}; len(it)={len(it)}")
@@ -79,13 +79,20 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_5(text: str) -> int:
+    value = int(text)
+    if value < 5:  # the demo's 20% validation subsets need >= 1 image each
+        raise argparse.ArgumentTypeError(f"must be >= 5, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kdir-torch`` console script."""
     p = argparse.ArgumentParser(prog="kdir-torch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="build a small image tree in a temp dir and load it the Keras way")
     d.add_argument("--classes", type=int, default=3, choices=range(1, 7))
-    d.add_argument("--per-class", type=int, default=10)
+    d.add_argument("--per-class", type=_at_least_5, default=10, help="images per class (>= 5)")
     d.add_argument("--batch-size", type=int, default=8)
     d.add_argument("--workers", type=int, default=0, help="loader worker processes")
     d.set_defaults(func=_demo)

@@ -23,6 +23,7 @@ def test_inspect(tmp_path, capsys):
     assert "Class_1: 3" in out and "Class_2: 3" in out
 
 
-def test_bad_command():
+@pytest.mark.parametrize("argv", [["nope"], ["demo", "--per-class", "4"]])
+def test_bad_arguments(argv):
     with pytest.raises(SystemExit):
-        main(["nope"])
+        main(argv)
