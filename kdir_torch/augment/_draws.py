@@ -55,15 +55,18 @@ def check_zoom_range(zoom_range: Any) -> tuple[float, float]:
     """Keras's zoom rule (§A10 step 5): z -> (1 - z, 1 + z); a pair is taken as given.
 
     Raises:
+        TypeError: with Keras's text (§A16) for a value that has no length (Keras fails in
+            ``len()`` there), e.g. None.
         ValueError: with Keras's text (§A16) for anything else.
     """
+    message = f"`zoom_range` should be a float or a tuple or list of two floats. Received: {zoom_range}"
     if _is_real(zoom_range):
         return (1.0 - float(zoom_range), 1.0 + float(zoom_range))
+    if not hasattr(zoom_range, "__len__"):
+        raise TypeError(message)
     if isinstance(zoom_range, (list, tuple)) and len(zoom_range) == 2 and all(map(_is_real, zoom_range)):
         return (float(zoom_range[0]), float(zoom_range[1]))
-    raise ValueError(
-        f"`zoom_range` should be a float or a tuple or list of two floats. Received: {zoom_range}"
-    )
+    raise ValueError(message)
 
 
 def check_brightness_range(brightness_range: Any) -> tuple[float, float] | None:

@@ -57,47 +57,6 @@ def delegated_property(name: str, target: str) -> property:
     return property(get, set_, doc=f"``{name}`` of the standardizer (read/write, as in Keras).")
 
 
-def normalize_zoom_range(zoom_range: Any) -> list[float]:
-    """Keras's ``zoom_range`` normalisation to ``[low, high]`` (KERAS_SPEC §A10, §A16).
-
-    Args:
-        zoom_range: a number ``z`` (-> ``[1 - z, 1 + z]``) or two numbers.
-
-    Returns:
-        ``[low, high]``.
-
-    Raises:
-        TypeError: not a number nor a sized sequence (Keras's text).
-        ValueError: a sequence that is not two numbers (Keras's text).
-    """
-    message = (
-        "`zoom_range` should be a float or a tuple or list of two floats. "
-        f"Received: {zoom_range}"
-    )
-    if isinstance(zoom_range, numbers.Real):
-        return [1 - zoom_range, 1 + zoom_range]
-    if isinstance(zoom_range, str) or not hasattr(zoom_range, "__len__"):
-        raise TypeError(message)
-    if len(zoom_range) == 2 and all(isinstance(v, numbers.Real) for v in zoom_range):
-        return [zoom_range[0], zoom_range[1]]
-    raise ValueError(message)
-
-
-def check_brightness_range(brightness_range: Any) -> None:
-    """Keras's ``brightness_range`` check, unbalanced backtick included (KERAS_SPEC §A16).
-
-    Raises:
-        ValueError: not None and not a tuple/list of length 2.
-    """
-    if brightness_range is not None and (
-        not isinstance(brightness_range, (tuple, list)) or len(brightness_range) != 2
-    ):
-        raise ValueError(
-            "`brightness_range should be tuple or list of two floats. "
-            f"Received: {brightness_range}"
-        )
-
-
 def image_hw(img_shape: Any, row_axis: int, col_axis: int) -> tuple[int, int]:
     """``(height, width)`` of a single-image shape, Keras's ``row_axis - 1``/``col_axis - 1``.
 

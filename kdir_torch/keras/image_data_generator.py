@@ -30,13 +30,12 @@ import torch
 from kdir_torch._rng import derive_seed, resolve_seed
 from kdir_torch._validation import check_bool, check_data_format, check_legacy_split
 from kdir_torch.augment import Augment, AugmentParams
+from kdir_torch.augment._draws import check_brightness_range, check_zoom_range
 from kdir_torch.keras._idg_helpers import (
     AUGMENT_ARGS,
     STANDARDIZE_ATTRS,
-    check_brightness_range,
     delegated_property,
     image_hw,
-    normalize_zoom_range,
     read_only_property,
     same_kind,
 )
@@ -101,7 +100,7 @@ class ImageDataGenerator:
         self.channel_axis, self.row_axis, self.col_axis = (1, 2, 3) if first else (3, 1, 2)
         check_legacy_split(validation_split)
         self._validation_split = validation_split
-        zoom = normalize_zoom_range(zoom_range)
+        zoom = list(check_zoom_range(zoom_range))
         self._standardizer = Standardizer(
             featurewise_center=featurewise_center, samplewise_center=samplewise_center,
             featurewise_std_normalization=featurewise_std_normalization,
