@@ -112,8 +112,11 @@ def check_on_error(on_error: Any) -> str:
     return on_error
 
 
-def check_bool(name: str, value: Any) -> bool:
-    """Reject non-bool flags with a TypeError."""
+def check_bool(name: str, value: Any, allow_none: bool = False) -> bool | None:
+    """Reject non-bool flags (and None unless ``allow_none``) with a TypeError."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
+        kind = "a bool or None" if allow_none else "a bool"
+        raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
     return value

@@ -61,7 +61,7 @@ def _check_loader_args(batch_size: Any, shuffle: Any, seed: Any, num_workers: An
                        device: Any, pin_memory: Any) -> None:
     """The loader's own checks, run before the dataset touches the disk (DESIGN.md)."""
     checks.check_int("batch_size", batch_size, 1)
-    checks.check_flag("shuffle", shuffle)
+    checks.check_bool("shuffle", shuffle)
     resolve_seed(seed)
     dev = checks.resolve_device(device)
     checks.dataloader_options(num_workers, pin_memory, dev, None, None, 0)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .._validation import check_bool
 from .distributed import is_distributed
 
 AUGMENT_ON = ("device", "worker")
@@ -43,20 +44,6 @@ def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> 
         raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
     if value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value}")
-    return value
-
-
-def check_flag(name: str, value: Any, allow_none: bool = False) -> bool | None:
-    """A bool, or None when allowed.
-
-    Raises:
-        TypeError: anything else.
-    """
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, bool):
-        kind = "a bool or None" if allow_none else "a bool"
-        raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
     return value
 
 
@@ -129,7 +116,7 @@ def resolve_distributed(distributed: Any) -> bool:
         TypeError: not None/bool.
         ValueError: True without an initialised ``torch.distributed`` process group.
     """
-    flag = check_flag("distributed", distributed, allow_none=True)
+    flag = check_bool("distributed", distributed, allow_none=True)
     if flag is None:
         return is_distributed()
     if flag and not is_distributed():
@@ -159,8 +146,8 @@ def dataloader_options(num_workers: Any, pin_memory: Any, device: torch.device,
     """
     workers = check_int("num_workers", num_workers, 0, allow_none=True)
     workers = default_num_workers() if workers is None else workers
-    pin = check_flag("pin_memory", pin_memory, allow_none=True)
-    persistent = check_flag("persistent_workers", persistent_workers, allow_none=True)
+    pin = check_bool("pin_memory", pin_memory, allow_none=True)
+    persistent = check_bool("persistent_workers", persistent_workers, allow_none=True)
     prefetch = check_int("prefetch_factor", prefetch_factor, 1, allow_none=True)
     wait = check_timeout(timeout)
     if workers == 0 and (persistent or prefetch is not None):

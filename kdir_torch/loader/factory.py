@@ -84,7 +84,7 @@ def make_loader(
     batch_size = checks.check_int("batch_size", batch_size, 1)
     for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
                        ("channels_last", channels_last), ("return_indices", return_indices)):
-        checks.check_flag(name, flag)
+        checks.check_bool(name, flag)
     dev = checks.resolve_device(device)
     options = checks.dataloader_options(num_workers, pin_memory, dev, persistent_workers,
                                         prefetch_factor, timeout)
