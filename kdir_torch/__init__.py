@@ -13,7 +13,7 @@ from .standardize import Standardizer
 
 __version__ = "0.1.0"
 
-__all__ = sorted([
+__all__ = [
     "Augment",
     "AugmentParams",
     "BatchedDataset",
@@ -28,4 +28,4 @@ __all__ = sorted([
     "image_dataset_from_directory",
     "index_directory",
     "make_loader",
-])
+]

@@ -36,8 +36,38 @@ from .modern_files import label_array
 LABEL_MODES = ("int", "categorical", "binary", None)
 
 
-def _check_size(image_size: Any) -> tuple[int, int]:
-    """``(height, width)`` of positive ints."""
+def check_label_mode(label_mode: Any) -> None:
+    """§B9 ``label_mode`` text."""
+    if label_mode not in LABEL_MODES:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", '
+                         f'"binary", or None. Received: label_mode={label_mode}')
+
+
+def check_color_mode(color_mode: Any) -> int:
+    """§B9 ``color_mode`` text; returns the channel count."""
+    if color_mode not in v.COLOR_CHANNELS:
+        raise ValueError('`color_mode` must be one of {"rgb", "rgba", "grayscale"}. '
+                         f"Received: color_mode={color_mode}")
+    return v.COLOR_CHANNELS[color_mode]
+
+
+def check_interpolation(interpolation: Any) -> None:
+    """§B9 ``interpolation`` text (the caller lower-cases first, as Keras)."""
+    if interpolation not in METHODS:
+        raise ValueError(f"Argument `interpolation` should be one of {METHODS}. "
+                         f"Received: interpolation={interpolation}")
+
+
+def check_data_format(data_format: Any) -> str:
+    """§B9 ``data_format`` text."""
+    if data_format not in v.DATA_FORMATS:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', "
+                         f"'channels_last'}}. Received: data_format={data_format}")
+    return data_format
+
+
+def check_image_size(image_size: Any) -> tuple[int, int]:
+    """``(height, width)`` of positive ints (ours: Keras only fails later, inside TF)."""
     if (not isinstance(image_size, (list, tuple)) or len(image_size) != 2
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
                        for s in image_size)):
@@ -49,18 +79,10 @@ def _check_size(image_size: Any) -> tuple[int, int]:
 def _check_element_args(label_mode: Any, color_mode: Any, interpolation: Any, data_format: Any,
                         crop_to_aspect_ratio: Any, pad_to_aspect_ratio: Any) -> None:
     """Keras's value checks for the element pipeline (§B1, §B7 crop/pad rules)."""
-    if label_mode not in LABEL_MODES:
-        raise ValueError('`label_mode` argument must be one of "int", "categorical", '
-                         f'"binary", or None. Received: label_mode={label_mode}')
-    if color_mode not in v.COLOR_CHANNELS:
-        raise ValueError('`color_mode` must be one of {"rgb", "rgba", "grayscale"}. '
-                         f"Received: color_mode={color_mode}")
-    if interpolation not in METHODS:
-        raise ValueError(f"Argument `interpolation` should be one of {METHODS}. "
-                         f"Received: interpolation={interpolation}")
-    if data_format not in v.DATA_FORMATS:
-        raise ValueError("The `data_format` argument must be one of {'channels_first', "
-                         f"'channels_last'}}. Received: data_format={data_format}")
+    check_label_mode(label_mode)
+    check_color_mode(color_mode)
+    check_interpolation(interpolation)
+    check_data_format(data_format)
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError(CROP_PAD_MESSAGE)
     if crop_to_aspect_ratio:
@@ -128,7 +150,7 @@ class ModernDirDataset(DirDataset):
         self.class_names = list(class_names) if class_names is not None else None
         self.num_classes = len(self.class_names) if self.class_names else 0
         self.color_mode, self.num_channels = color_mode, v.COLOR_CHANNELS[color_mode]
-        self.image_size = _check_size(image_size)
+        self.image_size = check_image_size(image_size)
         self.interpolation, self.data_format = interpolation, data_format
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)

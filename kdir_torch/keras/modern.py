@@ -27,12 +27,17 @@ from typing import Any
 import numpy as np
 
 from .._rng import fresh_seed
-from ..datasets.modern import BatchedDataset, ModernDirDataset
+from ..datasets.modern import (
+    BatchedDataset,
+    ModernDirDataset,
+    check_color_mode,
+    check_data_format,
+    check_image_size,
+    check_interpolation,
+    check_label_mode,
+)
 from ..datasets.modern_files import FileList, index_files, split_files
 from ..index import MODERN_EXTENSIONS
-from ..io.modern_resize import METHODS
-
-_CHANNELS = {"rgb": 3, "rgba": 4, "grayscale": 1}
 
 
 def _check_labels(labels: Any, label_mode: Any, class_names: Any) -> tuple[Any, Any]:
@@ -51,11 +56,7 @@ def _check_labels(labels: Any, label_mode: Any, class_names: Any) -> tuple[Any, 
                 'You can only pass `class_names` if `labels="inferred"`. '
                 f"Received: labels={labels}, and class_names={class_names}"
             )
-    if label_mode not in {"int", "categorical", "binary", None}:
-        raise ValueError(
-            '`label_mode` argument must be one of "int", "categorical", "binary", '
-            f"or None. Received: label_mode={label_mode}"
-        )
+    check_label_mode(label_mode)
     if labels is None or label_mode is None:
         return None, None
     return labels, label_mode
@@ -73,17 +74,6 @@ def _check_image_size(image_size: Any) -> tuple[Any, Any]:
     return image_size[0], image_size[1]
 
 
-def _check_size_values(image_size: tuple[Any, Any]) -> tuple[int, int]:
-    """Positive integer sizes (ours: Keras only fails later, inside TF)."""
-    for value in image_size:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(
-                "`image_size` must hold 2 positive integers (height, width). "
-                f"Received: image_size={image_size}"
-            )
-    return int(image_size[0]), int(image_size[1])
-
-
 def _check_interpolation(interpolation: Any) -> str:
     """§B1 step 6: lower-cased, then one of the 8 TF methods."""
     if not isinstance(interpolation, str):
@@ -91,11 +81,7 @@ def _check_interpolation(interpolation: Any) -> str:
             f"`interpolation` must be a string. Received: interpolation={interpolation!r}"
         )
     interpolation = interpolation.lower()
-    if interpolation not in METHODS:
-        raise ValueError(
-            f"Argument `interpolation` should be one of {METHODS}. "
-            f"Received: interpolation={interpolation}"
-        )
+    check_interpolation(interpolation)
     return interpolation
 
 
@@ -139,13 +125,7 @@ def _standardize_data_format(data_format: Any) -> str:
     """Keras's ``standardize_data_format`` with the default config (None -> channels_last)."""
     if data_format is None:
         return "channels_last"
-    data_format = str(data_format).lower()
-    if data_format not in {"channels_first", "channels_last"}:
-        raise ValueError(
-            "The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
-            f"Received: data_format={data_format}"
-        )
-    return data_format
+    return check_data_format(str(data_format).lower())
 
 
 def _no_images(directory: Any, which: str = "") -> ValueError:
@@ -214,15 +194,13 @@ def image_dataset_from_directory(
         FileNotFoundError: missing ``directory`` with inferred labels.
     """
     labels, label_mode = _check_labels(labels, label_mode, class_names)
-    if color_mode not in _CHANNELS:
-        raise ValueError('`color_mode` must be one of {"rgb", "rgba", "grayscale"}. '
-                         f"Received: color_mode={color_mode}")
+    check_color_mode(color_mode)
     image_size = _check_image_size(image_size)
     interpolation = _check_interpolation(interpolation)
     if format not in ("tf", "grain"):
         raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
     check_validation_split_arg(validation_split, subset, shuffle, seed)
-    image_size = _check_size_values(image_size)
+    image_size = check_image_size(image_size)
     _check_loader_args(batch_size, num_workers)
     if seed is None:
         seed = fresh_seed() % 1_000_000

@@ -8,7 +8,7 @@ from .loader import DeviceLoader
 from .pipeline import CallableAugment
 from .sampler import BatchPlan, BatchRequest, SeededSampler
 
-__all__ = sorted([
+__all__ = [
     "BatchPlan",
     "BatchRequest",
     "CallableAugment",
@@ -16,4 +16,4 @@ __all__ = sorted([
     "SeededSampler",
     "gather_predictions",
     "make_loader",
-])
+]

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from .fetch import BatchFetcher, FetchedBatch
 from .prefetch import DevicePrefetcher
-from .sampler import BatchPlan, SeededSampler
+from .sampler import BatchPlan
 
 _STATE_KEYS = ("epoch", "batches_seen", "seed", "num_replicas", "rank", "batch_size")
 
