@@ -10,8 +10,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+
+def convert(raw: torch.Tensor, dtype: torch.dtype,
+            empty: Callable[..., torch.Tensor] = torch.empty) -> torch.Tensor:
+    """``raw.to(dtype)`` written into ``empty(raw.shape, dtype=, device=)``.
+
+    A CPU conversion to float32/float64 runs in numpy, on one thread (the same values as
+    torch's cast: every uint8/int32 pixel is converted exactly or rounded to nearest): the
+    loader's workers already keep every core busy, and torch's parallel copy would add its
+    OpenMP threads' spin-waiting on top.
+    """
+    out = empty(raw.shape, dtype=dtype, device=raw.device)
+    if out.device.type == "cpu" and dtype in (torch.float32, torch.float64) \
+            and raw.dtype in (torch.uint8, torch.int32):
+        np.copyto(out.numpy(), raw.numpy(), casting="unsafe")
+    else:
+        out.copy_(raw)
+    return out
 
 
 class DirDataset(Dataset):
@@ -34,14 +53,16 @@ class DirDataset(Dataset):
     def load_raw(self, i: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:  # pragma: no cover
+    def _to_float(self, raw: torch.Tensor, augmenting: bool,
+                  empty: Callable[..., torch.Tensor]) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
     def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:  # pragma: no cover
         raise NotImplementedError
 
     def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
-                     augment: bool = True, standardize: bool = True) -> Any:
+                     augment: bool = True, standardize: bool = True,
+                     empty: Callable[..., torch.Tensor] = torch.empty) -> Any:
         """Turn decoded samples into what ``ds[i]`` returns, batched, on ``raw``'s device.
 
         Args:
@@ -50,6 +71,8 @@ class DirDataset(Dataset):
             epoch: augmentation epoch (default: ``self.epoch``).
             augment: apply ``self.augment`` (params drawn from ``(seed, epoch, indices)``).
             standardize: apply ``self.standardize`` (after the layout change).
+            empty: allocates the float batch, as ``torch.empty(shape, dtype=, device=)``
+                (the loader passes a pool of reused buffers).
 
         Returns:
             ``(x, y)`` or ``x`` (no labels): x ``(B, C, H, W)``, or ``(B, H, W, C)`` for
@@ -57,7 +80,7 @@ class DirDataset(Dataset):
         """
         indices = torch.as_tensor(indices).cpu()
         augmenting = augment and self.augment is not None
-        x = self._to_float(raw, augmenting)
+        x = self._to_float(raw, augmenting, empty)
         if augmenting:
             params = self.augment.make_params(
                 tuple(x.shape[-2:]), indices, epoch=self.epoch if epoch is None else epoch,
@@ -65,7 +88,8 @@ class DirDataset(Dataset):
             )
             x = self.augment.apply(x, params.to(x.device))
         if self.data_format == "channels_last":
-            x = x.permute(0, 2, 3, 1).contiguous()
+            b, c, h, w = x.shape
+            x = empty((b, h, w, c), dtype=x.dtype, device=x.device).copy_(x.permute(0, 2, 3, 1))
         if standardize and self.standardize is not None:
             x = self.standardize(x)
         y = self._labels(x, indices)

@@ -14,7 +14,7 @@ from ..errors import ImageDecodeError
 from ..index import DirectoryIndex, StringTable, index_directory
 from ..io import PIL_FILTERS, load_array
 from ..labels import encode_class_mode
-from .base import DirDataset
+from .base import DirDataset, convert
 
 
 class KerasDirDataset(DirDataset):
@@ -137,8 +137,9 @@ class KerasDirDataset(DirDataset):
         chw = arr.transpose(2, 0, 1)
         return torch.from_numpy(np.array(chw, order="C", copy=not chw.flags.writeable or None))
 
-    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:
-        return raw.to(self.dtype)
+    def _to_float(self, raw: torch.Tensor, augmenting: bool,
+                  empty: Callable[..., torch.Tensor]) -> torch.Tensor:
+        return convert(raw, self.dtype, empty)
 
     def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:
         """Labels per ``class_mode`` (§A9) on ``x``'s device."""

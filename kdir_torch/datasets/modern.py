@@ -30,7 +30,7 @@ from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
 from ..io.modern_resize import METHODS
 from ..labels import encode_label_mode
-from .base import DirDataset
+from .base import DirDataset, convert
 from .modern_files import label_array
 
 LABEL_MODES = ("int", "categorical", "binary", None)
@@ -178,9 +178,10 @@ class ModernDirDataset(DirDataset):
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
 
-    def _to_float(self, raw: torch.Tensor, augmenting: bool) -> torch.Tensor:
+    def _to_float(self, raw: torch.Tensor, augmenting: bool,
+                  empty: Callable[..., torch.Tensor]) -> torch.Tensor:
         """Keras's dtypes without augmentation (uint8 for nearest); float32 to augment."""
-        return raw.to(torch.float32) if augmenting else raw
+        return convert(raw, torch.float32, empty) if augmenting else raw
 
     def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:
         """Labels per ``label_mode`` (§B6): int32 (B,), float32 (B, K) or float32 (B, 1)."""

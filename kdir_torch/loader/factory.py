@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from .._rng import torch_generator
 from . import checks
 from .distributed import world
+from .buffers import SharedSlots, raw_shape
 from .fetch import BatchFetcher, no_collate, worker_init
 from .loader import DeviceLoader
 from .pipeline import pipeline_dataset
@@ -96,10 +97,28 @@ def make_loader(
                             num_replicas=replicas, rank=rank)
     plan = BatchPlan(sampler, batch_size, drop_last)
     dataloader = DataLoader(
-        BatchFetcher(pipeline, finish_in_worker=on_worker), batch_size=None, sampler=plan,
+        BatchFetcher(pipeline, finish_in_worker=on_worker,
+                     slots=_shared_slots(dataset, batch_size, dev, on_worker, options)),
+        batch_size=None, sampler=plan,
         collate_fn=no_collate, worker_init_fn=worker_init if options["num_workers"] else None,
         generator=torch_generator(sampler.seed, _BASE_SEED_TAG),  # not the global RNG
         **options,
     )
     return DeviceLoader(dataset, pipeline, plan, dataloader, dev, channels_last=channels_last,
                         return_indices=return_indices)
+
+
+def _shared_slots(dataset: Any, batch_size: int, device: torch.device, on_worker: bool,
+                  options: dict[str, Any]) -> SharedSlots | None:
+    """The ring workers decode into, for a CPU target whose raw batches have one fixed shape.
+
+    Only with persistent workers: a non-persistent ``DataLoader`` iterator that is abandoned
+    but still referenced keeps its workers running, and they would write into the slots of the
+    next iteration.
+    """
+    shape = raw_shape(dataset)
+    if (shape is None or device.type != "cpu" or on_worker or options["pin_memory"]
+            or not options["persistent_workers"]):
+        return None
+    in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]
+    return SharedSlots(in_flight + 1, batch_size, shape)

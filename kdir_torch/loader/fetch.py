@@ -16,9 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import ImageDecodeError
+from .buffers import SharedSlots
 from .sampler import BatchRequest
 
 
@@ -29,26 +31,29 @@ class FetchedBatch:
     Attributes:
         payload: ``(raw,)`` with raw ``(B, C, H, W)`` uint8/int32 when finishing happens after
             transfer; ``(x, y)`` or ``(x,)`` already finished when ``augment_on="worker"``.
-        indices: ``(B,)`` int64 dataset indices of the samples actually in the batch.
+        indices: ``(B,)`` int64 numpy array of the dataset indices of the samples actually in
+            the batch (numpy: pickled by value, where a tensor would cost a shared-memory
+            segment per batch).
         epoch: the epoch the batch belongs to.
         batch_number: position of the batch in its epoch (counts skipped-out batches too).
         finished: True when ``payload`` is already ``finish_batch`` output.
         skipped: ``(index, path)`` of samples dropped under ``on_error="skip"``.
         error: an ``ImageDecodeError`` to re-raise in the main process, or None.
+        slot: the ``SharedSlots`` slot holding the raw batch (then ``payload`` is empty).
     """
 
     payload: tuple[torch.Tensor, ...]
-    indices: torch.Tensor
+    indices: np.ndarray
     epoch: int
     batch_number: int
     finished: bool = False
     skipped: list[tuple[int, str]] = field(default_factory=list)
     error: ImageDecodeError | None = None
+    slot: int | None = None
 
     def pin_memory(self) -> FetchedBatch:
         """Copy with page-locked tensors (called by the DataLoader's pin-memory thread)."""
-        return replace(self, payload=tuple(t.pin_memory() for t in self.payload),
-                       indices=self.indices.pin_memory())
+        return replace(self, payload=tuple(t.pin_memory() for t in self.payload))
 
 
 def _stack(images: list[torch.Tensor]) -> torch.Tensor:
@@ -75,11 +80,14 @@ class BatchFetcher(torch.utils.data.Dataset):
         dataset: object with ``load_raw(i) -> (C, H, W)`` tensor, ``finish_batch`` and
             ``on_error`` (``"raise"``/``"skip"``; missing means ``"raise"``).
         finish_in_worker: also run ``dataset.finish_batch`` (``augment_on="worker"``).
+        slots: shared ring that workers decode raw batches into (see ``buffers.py``).
     """
 
-    def __init__(self, dataset: Any, finish_in_worker: bool = False) -> None:
+    def __init__(self, dataset: Any, finish_in_worker: bool = False,
+                 slots: SharedSlots | None = None) -> None:
         self.dataset = dataset
         self.finish_in_worker = finish_in_worker
+        self.slots = slots
         self.skip = getattr(dataset, "on_error", "raise") == "skip"
 
     def __getitem__(self, request: BatchRequest) -> FetchedBatch:
@@ -95,16 +103,21 @@ class BatchFetcher(torch.utils.data.Dataset):
                 images.append(self.dataset.load_raw(i))
             except ImageDecodeError as exc:
                 if not self.skip:
-                    return FetchedBatch((), torch.empty(0, dtype=torch.int64), epoch, number,
-                                        error=exc)
+                    return FetchedBatch((), np.empty(0, np.int64), epoch, number, error=exc)
                 skipped.append((i, str(exc.path)))
                 continue
             kept.append(i)
-        idx = torch.tensor(kept, dtype=torch.int64)
+        idx = np.array(kept, dtype=np.int64)
+        slots = self.slots
+        if slots is not None and torch.utils.data.get_worker_info() is not None \
+                and slots.fits(images):
+            slot = slots.index(number)
+            torch.stack(images, out=slots.view(slot, len(images)))
+            return FetchedBatch((), idx, epoch, number, skipped=skipped, slot=slot)
         raw = _stack(images)
         if not self.finish_in_worker or not kept:
             return FetchedBatch((raw,), idx, epoch, number, skipped=skipped)
-        out = self.dataset.finish_batch(raw, idx, epoch=epoch)
+        out = self.dataset.finish_batch(raw, torch.from_numpy(idx), epoch=epoch)
         return FetchedBatch(_as_tuple(out), idx, epoch, number, finished=True, skipped=skipped)
 
     def __len__(self) -> int:

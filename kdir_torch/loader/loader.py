@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from .buffers import BufferPool, raw_shape
 from .fetch import BatchFetcher, FetchedBatch
 from .prefetch import DevicePrefetcher
 from .sampler import BatchPlan
@@ -58,6 +59,8 @@ class DeviceLoader:
                  return_indices: bool = False) -> None:
         self.dataset, self._pipeline, self._plan = dataset, pipeline, plan
         self._dataloader, self.device = dataloader, device
+        self._slots = dataloader.dataset.slots
+        self._pool = BufferPool()
         self._fetcher = BatchFetcher(pipeline)
         self._prefetcher = DevicePrefetcher(device)
         self.channels_last, self.return_indices = channels_last, return_indices
@@ -139,14 +142,21 @@ class DeviceLoader:
         if fb.error is not None:
             raise _pop_error(fb)
         self._epoch_skipped.extend(fb.skipped)
-        if fb.indices.numel() == 0:
+        if fb.indices.size == 0:
             return None
         nb = self.device.type == "cuda"
-        idx = fb.indices.to(self.device, non_blocking=nb)
-        payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
+        indices = torch.from_numpy(fb.indices)
+        idx = indices.to(self.device)
+        if fb.slot is not None:  # CPU target: the raw batch is in the shared ring
+            payload = (self._slots.view(fb.slot, len(indices)),)
+        else:
+            payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
         if not fb.finished:  # host indices: label lookup and draws need no device sync
-            out = self._pipeline.finish_batch(payload[0], fb.indices, epoch=fb.epoch)
+            out = self._pipeline.finish_batch(payload[0], indices, epoch=fb.epoch,
+                                              empty=self._pool.empty)
             payload = out if isinstance(out, tuple) else (out,)
+        if fb.slot is not None:  # the slot is reused: nothing yielded may share its memory
+            payload = tuple(t.clone() if self._slots.holds(t) else t for t in payload)
         if self.channels_last:
             payload = tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4
                             else t for t in payload)
@@ -179,11 +189,9 @@ class DeviceLoader:
         Raises:
             ValueError: the dataset has no fixed ``image_shape``.
         """
-        shape = getattr(self.dataset, "image_shape", None)
-        if shape is None or None in shape:
+        shape = raw_shape(self.dataset)
+        if shape is None:
             raise ValueError("An empty batch needs a dataset with a fixed `image_shape`.")
-        if getattr(self.dataset, "data_format", "channels_first") == "channels_last":
-            shape = (shape[2], shape[0], shape[1])
         raw = torch.empty((0, *shape), dtype=torch.uint8, device=self.device)
         out = self._pipeline.finish_batch(raw, torch.empty(0, dtype=torch.int64,
                                                            device=self.device), augment=False)
