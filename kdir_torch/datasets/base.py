@@ -55,6 +55,11 @@ class DirDataset(Dataset):
 
     def _to_float(self, raw: torch.Tensor, augmenting: bool,
                   empty: Callable[..., torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        """The batch in the dtype the pipeline continues with, allocated by ``empty``.
+
+        ``raw`` is ``(B, C, H, W)``, or a ``(B, H, W, C)`` view when not augmenting (then the
+        result may be that view itself; ``finish_batch`` makes it contiguous).
+        """
         raise NotImplementedError
 
     def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:  # pragma: no cover
@@ -80,16 +85,19 @@ class DirDataset(Dataset):
         """
         indices = torch.as_tensor(indices).cpu()
         augmenting = augment and self.augment is not None
-        x = self._to_float(raw, augmenting, empty)
+        channels_last = self.data_format == "channels_last"
         if augmenting:
+            x = self._to_float(raw, augmenting, empty)
             params = self.augment.make_params(
                 tuple(x.shape[-2:]), indices, epoch=self.epoch if epoch is None else epoch,
                 seed=self.seed,
             )
             x = self.augment.apply(x, params.to(x.device))
-        if self.data_format == "channels_last":
-            b, c, h, w = x.shape
-            x = empty((b, h, w, c), dtype=x.dtype, device=x.device).copy_(x.permute(0, 2, 3, 1))
+            x = x.permute(0, 2, 3, 1) if channels_last else x
+        else:  # the layout change rides on the dtype conversion: one pass over the batch
+            x = self._to_float(raw.permute(0, 2, 3, 1) if channels_last else raw, False, empty)
+        if not x.is_contiguous():
+            x = empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
         if standardize and self.standardize is not None:
             x = self.standardize(x)
         y = self._labels(x, indices)

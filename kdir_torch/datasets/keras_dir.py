@@ -125,6 +125,10 @@ class KerasDirDataset(DirDataset):
     def load_raw(self, i: int) -> torch.Tensor:
         """Decode sample ``i``: ``(C, H, W)`` uint8 (int32 for 16/32-bit grayscale), no augmentation.
 
+        The tensor is a view of the decoded ``(H, W, C)`` pixels (channel-last strides): the
+        one transposing copy happens where the batch is assembled, or none at all for a
+        channels_last dataset.
+
         Raises:
             ImageDecodeError: the file is missing or cannot be decoded (names path and index).
         """
@@ -134,8 +138,7 @@ class KerasDirDataset(DirDataset):
                              self.keep_aspect_ratio)
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
-        chw = arr.transpose(2, 0, 1)
-        return torch.from_numpy(np.array(chw, order="C", copy=not chw.flags.writeable or None))
+        return torch.from_numpy(arr if arr.flags.writeable else arr.copy()).permute(2, 0, 1)
 
     def _to_float(self, raw: torch.Tensor, augmenting: bool,
                   empty: Callable[..., torch.Tensor]) -> torch.Tensor:

@@ -42,16 +42,22 @@ def raw_shape(dataset: Any) -> tuple[int, int, int] | None:
 
 
 class SharedSlots:
-    """``count`` shared-memory ``(batch_size, *shape)`` uint8 batches.
+    """``count`` shared-memory uint8 batches of ``batch_size`` samples of shape ``(C, H, W)``.
 
     Args:
         count: number of slots (more than the batches a ``DataLoader`` keeps in flight).
         batch_size: samples per slot.
         shape: ``(C, H, W)`` of one ``load_raw`` output.
+        channels_last: store the pixels ``(H, W, C)``, the layout a channels_last dataset
+            delivers (slots are still indexed ``(B, C, H, W)``).
     """
 
-    def __init__(self, count: int, batch_size: int, shape: tuple[int, ...]) -> None:
-        self.buffers = torch.empty((count, batch_size, *shape), dtype=torch.uint8).share_memory_()
+    def __init__(self, count: int, batch_size: int, shape: tuple[int, int, int],
+                 channels_last: bool = False) -> None:
+        c, h, w = shape
+        stored = (h, w, c) if channels_last else (c, h, w)
+        buffers = torch.empty((count, batch_size, *stored), dtype=torch.uint8).share_memory_()
+        self.buffers = buffers.permute(0, 1, 4, 2, 3) if channels_last else buffers
 
     def fits(self, images: list[torch.Tensor]) -> bool:
         """Whether ``images`` can be stacked into one slot."""

@@ -121,4 +121,5 @@ def _shared_slots(dataset: Any, batch_size: int, device: torch.device, on_worker
             or not options["persistent_workers"]):
         return None
     in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]
-    return SharedSlots(in_flight + 1, batch_size, shape)
+    return SharedSlots(in_flight + 1, batch_size, shape,
+                       getattr(dataset, "data_format", None) == "channels_last")
