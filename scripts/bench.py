@@ -97,10 +97,10 @@ def bench_augment(n_images: int) -> dict:
     return res
 
 
-def bench_loader(n_images: int, workers: int | None) -> dict:
+def bench_loader(n_images: int, workers: int | None, rounds: int) -> dict:
     from bench_loader import loader_throughput
 
-    return loader_throughput(n_images=n_images, num_workers=workers)
+    return loader_throughput(n_images=n_images, num_workers=workers, rounds=rounds)
 
 
 def bench_memory(entries: int) -> dict:
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sections", nargs="*", default=["index", "augment", "loader", "memory"],
                    choices=["index", "augment", "loader", "memory"])
     p.add_argument("--files", type=int, default=200_000, help="files for the index benchmark")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="index repeats / interleaved loader rounds")
     p.add_argument("--images", type=int, default=256, help="images for the augment benchmark")
     p.add_argument("--photos", type=int, default=2000, help="JPEGs for the loader benchmark")
     p.add_argument("--workers", type=int, default=None)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         elif s == "augment":
             bench_augment(a.images)
         elif s == "loader":
-            bench_loader(a.photos, a.workers)
+            bench_loader(a.photos, a.workers, a.repeats)
         elif s == "memory":
             bench_memory(a.entries)
     return 0

@@ -60,38 +60,28 @@ def _decode_resize(path: str) -> int:
     return arr.shape[0]
 
 
-def raw_bound(paths: list[str], workers: int, rounds: int = 3) -> list[float]:
-    """images/s of PIL decode + nearest resize, one process per core (pool started beforehand)."""
-    rates = []
-    with mp.get_context("fork").Pool(workers) as pool:
-        pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            pool.map(_decode_resize, paths, chunksize=16)
-            rates.append(len(paths) / (time.perf_counter() - t0))
-    return rates
+def _count(batches) -> int:
+    """Images in an iterable of batches (``(x, ...)`` tuples or bare tensors)."""
+    return sum(len(b[0]) if isinstance(b, (tuple, list)) else len(b) for b in batches)
 
 
-def _epochs(iterable_factory, rounds: int, warmup: int = 1) -> list[float]:
-    """images/s of ``rounds`` full passes after ``warmup`` passes (worker start-up excluded)."""
-    rates = []
-    for r in range(warmup + rounds):
-        it = iterable_factory()
-        t0 = time.perf_counter()
-        n = sum(len(b[0]) if isinstance(b, (tuple, list)) else len(b) for b in it)
-        if r >= warmup:
-            rates.append(n / (time.perf_counter() - t0))
-    return rates
+def raw_bound(paths: list[str], workers: int, stack: contextlib.ExitStack):
+    """PIL decode + nearest resize of every file, one process per core (pool started here)."""
+    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
+    pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
+    return lambda: len(pool.map(_decode_resize, paths, chunksize=16))
 
 
-def ours(root: str, workers: int, rounds: int = 3) -> list[float]:
-    """images/s of plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32)."""
+def ours(root: str, workers: int, data_format: str = "channels_first"):
+    """Plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32)."""
     import kdir_torch as kt
 
     with contextlib.redirect_stdout(io.StringIO()):
-        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
+        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
+                                data_format=data_format)
     loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
-    return _epochs(lambda: loader, rounds)
+    _count(loader)  # warm-up epoch: worker start-up is not measured
+    return lambda: _count(loader)
 
 
 def _keras_iterator(root: str):
@@ -108,40 +98,37 @@ def _keras_batch(i: int) -> int:
     return len(_KERAS_IT[i][0])
 
 
-def keras_legacy(root: str, workers: int, rounds: int = 3) -> dict[str, list[float]] | None:
+def keras_legacy(root: str, workers: int, stack: contextlib.ExitStack) -> dict:
     """Keras's flow_from_directory: as ``fit`` uses it by default (one process), and with its
     batches fetched by a fork pool of ``workers`` (what ``use_multiprocessing`` gives)."""
     global _KERAS_IT
     try:
         _KERAS_IT = _keras_iterator(root)
     except Exception:
-        return None
-    n = _KERAS_IT.samples
-    single = _epochs(lambda: (_KERAS_IT[i] for i in range(len(_KERAS_IT))), 1, warmup=0)
-    pooled = []
-    with mp.get_context("fork").Pool(workers) as pool:
-        pool.map(_keras_batch, range(workers))
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            pool.map(_keras_batch, range(len(_KERAS_IT)))
-            pooled.append(n / (time.perf_counter() - t0))
-    return {"keras_flow_from_directory (1 process)": single,
-            f"keras_flow_from_directory ({workers}-process pool)": pooled}
+        return {"keras_flow_from_directory": None}
+    it = _KERAS_IT
+    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
+    pool.map(_keras_batch, range(workers))
+    return {"keras_flow_from_directory (1 process)": lambda: _count(it[i] for i in range(len(it))),
+            f"keras_flow_from_directory ({workers}-process pool)":
+                lambda: sum(pool.map(_keras_batch, range(len(it))))}
 
 
-def keras_modern(root: str, rounds: int = 3) -> list[float] | None:
-    """images/s of tf.data image_dataset_from_directory (needs tensorflow)."""
+def keras_modern(root: str):
+    """tf.data image_dataset_from_directory (needs tensorflow)."""
     try:
         import tensorflow as tf  # noqa: F401
         from keras.utils import image_dataset_from_directory
     except Exception:
         return None
-    ds = image_dataset_from_directory(root, image_size=SIZE, interpolation="nearest", batch_size=32, seed=0)
-    return _epochs(lambda: ds, rounds)
+    ds = image_dataset_from_directory(root, image_size=SIZE, interpolation="nearest", batch_size=32,
+                                      seed=0)
+    _count(ds)
+    return lambda: _count(ds)
 
 
-def torchvision_folder(root: str, workers: int, rounds: int = 3) -> list[float] | None:
-    """images/s of torchvision ImageFolder + DataLoader with the same workers."""
+def torchvision_folder(root: str, workers: int):
+    """torchvision ImageFolder + DataLoader with the same workers."""
     try:
         import torch
         from torchvision import datasets, transforms
@@ -151,37 +138,49 @@ def torchvision_folder(root: str, workers: int, rounds: int = 3) -> list[float] 
                              transforms.PILToTensor()])
     dl = torch.utils.data.DataLoader(datasets.ImageFolder(root, tf), batch_size=32, shuffle=True,
                                      num_workers=workers, persistent_workers=workers > 0)
-    return _epochs(lambda: dl, rounds)
+    _count(dl)
+    return lambda: _count(dl)
 
 
 def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
                       rounds: int = 3) -> dict:
-    """Run every measurement on one tree; print median rates and ratios (best in brackets)."""
+    """Measure every contender on one tree, interleaved (each round runs each contender once,
+    so drifts in machine speed hit all alike); print median rates and ratios (best in
+    brackets)."""
     workers = num_workers or len(os.sched_getaffinity(0))
     root = root or os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kdir_bench_photos_{n_images}")
     t0 = time.perf_counter()
     build_photo_tree(root, n_images)
     print(f"[loader] photo tree {root}: {n_images} JPEGs ready in {time.perf_counter() - t0:.1f}s; "
-          f"{workers} workers; {rounds} rounds each, median shown")
+          f"{workers} workers; {rounds} interleaved rounds, median shown")
     import kdir_torch as kt
 
     paths = list(kt.index_directory(root).filepaths)
-    res: dict[str, list[float] | None] = {"raw_bound": raw_bound(paths, workers, rounds),
-                                          "kdir_torch make_loader": ours(root, workers, rounds)}
-    res.update(keras_legacy(root, workers, rounds) or {"keras_flow_from_directory": None})
-    res["keras_image_dataset_from_directory (tf.data)"] = keras_modern(root, rounds)
-    res["torchvision ImageFolder+DataLoader"] = torchvision_folder(root, workers, rounds)
-    med = {k: float(np.median(v)) for k, v in res.items() if v}
+    with contextlib.ExitStack() as stack:
+        runs = {"raw_bound": raw_bound(paths, workers, stack),
+                **keras_legacy(root, workers, stack),
+                "kdir_torch make_loader": ours(root, workers),
+                "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last"),
+                "keras_image_dataset_from_directory (tf.data)": keras_modern(root),
+                "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers)}
+        res: dict[str, list[float]] = {name: [] for name, run in runs.items() if run}
+        for _ in range(rounds):
+            for name in res:
+                start = time.perf_counter()
+                n = runs[name]()
+                res[name].append(n / (time.perf_counter() - start))
+    med = {k: float(np.median(v)) for k, v in res.items()}
     bound, mine = med["raw_bound"], med["kdir_torch make_loader"]
-    for name, rates in res.items():
-        if not rates:
+    for name in runs:
+        if name not in res:
             print(f"[loader] {name:46s} not installed")
             continue
-        extra = "" if name in ("raw_bound", "kdir_torch make_loader") else \
+        extra = "" if name.startswith(("raw_bound", "kdir_torch")) else \
             f"  kdir_torch is {mine / med[name]:.2f}x this"
-        print(f"[loader] {name:46s} {med[name]:7.1f} img/s [{max(rates):7.1f}]  "
+        print(f"[loader] {name:46s} {med[name]:7.1f} img/s [{max(res[name]):7.1f}]  "
               f"{med[name] / bound:4.2f}x bound{extra}")
     return med
+
 
 def _private_mb(pid: int) -> float:
     """Private (copied) memory of a process in MiB, from /proc/PID/smaps_rollup."""

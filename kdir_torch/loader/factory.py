@@ -50,7 +50,8 @@ def make_loader(
     any ``num_workers`` and equal to stacking ``dataset[i]`` for the same indices and epoch
     (augmentation draws come from the dataset's seed and the epoch, the order from ``seed``).
     See ``DeviceLoader`` for the epoch rule, ``state_dict`` and the ``on_error="skip"`` policy,
-    and ``sampler.py`` for the distributed padding policy.
+    ``sampler.py`` for the distributed padding policy, and ``buffers.py`` for the memory a CPU
+    loader reuses between batches (batches the caller keeps are never overwritten).
 
     Args:
         dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``).
