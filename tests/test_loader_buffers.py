@@ -117,3 +117,26 @@ def test_no_ring_for_images_of_varying_size(tree):
     loader = make_loader(ds, batch_size=2, num_workers=1)
     assert loader._dataloader.dataset.slots is None
     assert sum(x.shape[0] for x, _ in loader) == 10
+
+
+class _PlainProtocol:
+    """A dataset with the loader protocol's minimal ``finish_batch`` signature (no ``empty``)."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def load_raw(self, i):
+        return self.base.load_raw(i)
+
+    def finish_batch(self, raw, indices, *, epoch=None):
+        return self.base.finish_batch(raw, indices, epoch=epoch)
+
+
+def test_datasets_without_an_allocator_argument_still_work(tree):
+    ds = _legacy(tree, class_mode=None)
+    x = torch.cat(list(make_loader(_PlainProtocol(ds), batch_size=4, shuffle=False,
+                                   num_workers=0)))
+    assert x[:, 0, 0, 0].tolist() == list(range(10))

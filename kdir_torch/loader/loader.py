@@ -14,6 +14,7 @@ path; ``loader.skipped`` lists ``(index, path)`` of the last epoch.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -60,7 +61,10 @@ class DeviceLoader:
         self.dataset, self._pipeline, self._plan = dataset, pipeline, plan
         self._dataloader, self.device = dataloader, device
         self._slots = dataloader.dataset.slots
-        self._pool = BufferPool()
+        # Reused output memory, for datasets whose finish_batch takes an allocator.
+        accepts = inspect.signature(pipeline.finish_batch).parameters
+        self._finish_kw = {"empty": BufferPool().empty} if "empty" in accepts or any(
+            p.kind is p.VAR_KEYWORD for p in accepts.values()) else {}
         self._fetcher = BatchFetcher(pipeline)
         self._prefetcher = DevicePrefetcher(device)
         self.channels_last, self.return_indices = channels_last, return_indices
@@ -153,7 +157,7 @@ class DeviceLoader:
             payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
         if not fb.finished:  # host indices: label lookup and draws need no device sync
             out = self._pipeline.finish_batch(payload[0], indices, epoch=fb.epoch,
-                                              empty=self._pool.empty)
+                                              **self._finish_kw)
             payload = out if isinstance(out, tuple) else (out,)
         if fb.slot is not None:  # the slot is reused: nothing yielded may share its memory
             payload = tuple(t.clone() if self._slots.holds(t) else t for t in payload)
