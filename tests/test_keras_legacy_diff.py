@@ -71,6 +71,9 @@ def test_directory_iterator_parity(tmp_path, tree_name, kwargs):
     np.testing.assert_array_equal(x.numpy(), kx)  # bit for bit
     np.testing.assert_array_equal(y.numpy(), ky)
     assert y.numpy().dtype == ky.dtype and y.shape == ky.shape
+    first = kt.KerasDirDataset(root, data_format="channels_first", verbose=False, **kwargs)
+    x_first = torch.stack([first[i][0] for i in range(len(first))])
+    np.testing.assert_array_equal(x_first.numpy(), kx.transpose(0, 3, 1, 2))
 
 
 @pytest.mark.parametrize("ext", ["png", "bmp", "ppm", "tiff", "jpg"])
@@ -93,8 +96,12 @@ def test_pixels_equal_load_img(tmp_path, ext, mode, color_mode):  # §A8
             with pytest.raises(type(exc)):
                 load_array(path, color_mode, target, interp, keep)
             continue
-        ours = load_array(path, color_mode, target, interp, keep).astype(np.float32)
-        np.testing.assert_array_equal(ours, ref, err_msg=f"{target} {interp} {keep}")
+        hwc = load_array(path, color_mode, target, interp, keep)
+        np.testing.assert_array_equal(hwc.astype(np.float32), ref, err_msg=f"{target} {interp} {keep}")
+        planes = load_array(path, color_mode, target, interp, keep, channels_first=True)
+        assert planes.dtype == hwc.dtype
+        np.testing.assert_array_equal(planes.astype(np.float32), ref.transpose(2, 0, 1),
+                                      err_msg=f"channels_first {target} {interp} {keep}")
 
 
 def test_split_and_order_over_many_files(tmp_path):  # §A4/§A5 on a larger, messier listing

@@ -122,12 +122,14 @@ class KerasDirDataset(DirDataset):
         return len(self.index)
 
     # -- loading ------------------------------------------------------------------------------
+    _chw = property(lambda self: self.data_format == "channels_first")
+
     def load_raw(self, i: int) -> torch.Tensor:
         """Decode sample ``i``: ``(C, H, W)`` uint8 (int32 for 16/32-bit grayscale), no augmentation.
 
-        The tensor is a view of the decoded ``(H, W, C)`` pixels (channel-last strides): the
-        one transposing copy happens where the batch is assembled, or none at all for a
-        channels_last dataset.
+        Channels_first datasets get contiguous planes (PIL unpacks each band); for channels_last
+        the tensor is a view of the decoded ``(H, W, C)`` pixels, so the batch they are stacked
+        into needs no transpose at all.
 
         Raises:
             ImageDecodeError: the file is missing or cannot be decoded (names path and index).
@@ -135,10 +137,11 @@ class KerasDirDataset(DirDataset):
         path = self.index.filepath(i)
         try:
             arr = load_array(path, self.color_mode, self.target_size, self.interpolation,
-                             self.keep_aspect_ratio)
+                             self.keep_aspect_ratio, channels_first=self._chw)
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
-        return torch.from_numpy(arr if arr.flags.writeable else arr.copy()).permute(2, 0, 1)
+        out = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+        return out if self._chw else out.permute(2, 0, 1)
 
     def _to_float(self, raw: torch.Tensor, augmenting: bool,
                   empty: Callable[..., torch.Tensor]) -> torch.Tensor:
