@@ -97,6 +97,28 @@ def test_batches_kept_by_the_caller_are_never_overwritten(tree, make):
             assert got.dtype == exp.dtype and torch.equal(got, exp)
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("pin", [True, False])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_cuda_target_copies_every_slot_out_before_reuse(tree, pin, data_format):
+    """A CUDA target reads the ring too: each slot is copied (pinned or pageable) to the device
+    before the workers may write it again, so 30 batches through 5 slots all stay intact."""
+    ds = _legacy(tree, data_format=data_format)
+    loader = make_loader(ds, batch_size=1, num_workers=2, seed=4, device="cuda",
+                         pin_memory=pin, return_indices=True)
+    assert loader._dataloader.dataset.slots is not None
+    kept = []
+    for epoch in range(3):
+        for x, y, idx in loader:
+            torch.cuda._sleep(200_000)  # a busy consumer stream while the next batch is copied
+            kept.append((epoch, x, y, idx))
+    torch.cuda.synchronize()
+    for epoch, x, y, idx in kept:
+        want_x, want_y = stacked_items(_legacy(tree, data_format=data_format), idx.cpu(), epoch)
+        assert x.is_cuda and torch.equal(x.cpu(), want_x) and torch.equal(y.cpu(), want_y)
+
+
 def test_images_that_do_not_fit_the_ring_take_the_plain_path(tmp_path):
     """16-bit grayscale decodes to int32 (§A8.2), which the uint8 ring cannot hold."""
     root = str(tmp_path / "r")

@@ -1,4 +1,4 @@
-"""Memory the CPU loader reuses from batch to batch instead of allocating it afresh.
+"""Memory the loader reuses from batch to batch instead of allocating it afresh.
 
 Freshly allocated batch-sized memory costs a page fault per 4 KiB page the first time it is
 written, which on a 2-core machine costs as much as the copy itself; the ring and the pool
@@ -8,9 +8,11 @@ below let a plain CPU epoch touch new pages only while they fill up.
 worker decodes batch ``k`` into slot ``k % count`` and returns only the slot number, so no
 shared-memory segment is created, sent or mapped per batch. The ring is safe because a
 ``DataLoader`` keeps at most ``prefetch_factor * num_workers`` batches requested but not yet
-returned, and the loader is done with a slot (it has converted it) before it asks for the next
-batch: with ``count = prefetch_factor * num_workers + 1``, slot ``k % count`` is next
-requested for batch ``k + count``, which is only sent after batch ``k + 1`` is returned.
+returned, and the loader is done with a slot before it asks for the next batch (a CPU target
+has converted it; a CUDA target has copied it into pinned memory, or to the device from
+pageable memory, and both copies return only once the slot is read): with
+``count = prefetch_factor * num_workers + 1``, slot ``k % count`` is next requested for batch
+``k + count``, which is only sent after batch ``k + 1`` is returned.
 
 ``BufferPool``: ``empty(shape, dtype)`` hands out CPU tensors backed by numpy arrays it keeps.
 A tensor made by ``torch.from_numpy`` keeps its array alive, and so does every view, storage

@@ -50,7 +50,7 @@ def make_loader(
     any ``num_workers`` and equal to stacking ``dataset[i]`` for the same indices and epoch
     (augmentation draws come from the dataset's seed and the epoch, the order from ``seed``).
     See ``DeviceLoader`` for the epoch rule, ``state_dict`` and the ``on_error="skip"`` policy,
-    ``sampler.py`` for the distributed padding policy, and ``buffers.py`` for the memory a CPU
+    ``sampler.py`` for the distributed padding policy, and ``buffers.py`` for the memory the
     loader reuses between batches (batches the caller keeps are never overwritten).
 
     Args:
@@ -99,7 +99,7 @@ def make_loader(
     plan = BatchPlan(sampler, batch_size, drop_last)
     dataloader = DataLoader(
         BatchFetcher(pipeline, finish_in_worker=on_worker,
-                     slots=_shared_slots(dataset, batch_size, dev, on_worker, options)),
+                     slots=_shared_slots(dataset, batch_size, on_worker, options)),
         batch_size=None, sampler=plan,
         collate_fn=no_collate, worker_init_fn=worker_init if options["num_workers"] else None,
         generator=torch_generator(sampler.seed, _BASE_SEED_TAG),  # not the global RNG
@@ -109,17 +109,16 @@ def make_loader(
                         return_indices=return_indices)
 
 
-def _shared_slots(dataset: Any, batch_size: int, device: torch.device, on_worker: bool,
+def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,
                   options: dict[str, Any]) -> SharedSlots | None:
-    """The ring workers decode into, for a CPU target whose raw batches have one fixed shape.
+    """The ring workers decode into, when the raw batches have one fixed shape.
 
     Only with persistent workers: a non-persistent ``DataLoader`` iterator that is abandoned
     but still referenced keeps its workers running, and they would write into the slots of the
-    next iteration.
+    next iteration. Any target: a CUDA one copies each slot out synchronously (``loader.py``).
     """
     shape = raw_shape(dataset)
-    if (shape is None or device.type != "cpu" or on_worker or options["pin_memory"]
-            or not options["persistent_workers"]):
+    if shape is None or on_worker or not options["persistent_workers"]:
         return None
     in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]
     return SharedSlots(in_flight + 1, batch_size, shape,

@@ -3,8 +3,8 @@
 A ``BatchFetcher`` is the map-style dataset the ``torch.utils.data.DataLoader`` sees: its items
 are whole batches, keyed by a ``BatchRequest``. Each worker decodes the batch's files with
 ``dataset.load_raw`` into one ``(B, C, H, W)`` uint8 tensor (4x fewer bytes than float32 to
-pin and copy): a slot of the loader's ``SharedSlots`` ring when it has one (CPU target, fixed
-image shape; see ``buffers.py``), else a new shared-memory tensor. With
+pin and copy): a slot of the loader's ``SharedSlots`` ring when it has one (persistent
+workers, fixed image shape; see ``buffers.py``), else a new shared-memory tensor. With
 ``augment_on="worker"`` the fetcher also runs ``dataset.finish_batch`` there, so a CPU-only
 run does the float work in parallel too.
 

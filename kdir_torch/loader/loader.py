@@ -151,8 +151,13 @@ class DeviceLoader:
         nb = self.device.type == "cuda"
         indices = torch.from_numpy(fb.indices)
         idx = indices.to(self.device)
-        if fb.slot is not None:  # CPU target: the raw batch is in the shared ring
-            payload = (self._slots.view(fb.slot, len(indices)),)
+        if fb.slot is not None:  # the raw batch is in the shared ring
+            raw = self._slots.view(fb.slot, len(indices))
+            if self.device.type != "cpu":  # out of the slot before it can be reused: both the
+                # pinning copy and a copy from pageable memory return once the source is read
+                raw = (raw.pin_memory() if self._dataloader.pin_memory else raw).to(
+                    self.device, non_blocking=nb)
+            payload = (raw,)
         else:
             payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
         if not fb.finished:  # host indices: label lookup and draws need no device sync
