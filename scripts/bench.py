@@ -97,10 +97,10 @@ def bench_augment(n_images: int) -> dict:
     return res
 
 
-def bench_loader(n_images: int, workers: int | None, rounds: int) -> dict:
+def bench_loader(n_images: int, workers: int | None, rounds: int, device: str) -> dict:
     from bench_loader import loader_throughput
 
-    return loader_throughput(n_images=n_images, num_workers=workers, rounds=rounds)
+    return loader_throughput(n_images=n_images, num_workers=workers, rounds=rounds, device=device)
 
 
 def bench_memory(entries: int) -> dict:
@@ -119,15 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=256, help="images for the augment benchmark")
     p.add_argument("--photos", type=int, default=2000, help="JPEGs for the loader benchmark")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--device", default="cpu",
+                   help="where make_loader delivers its batches in the loader benchmark (cuda: "
+                        "float conversion on the GPU, each epoch timed to a synchronize)")
     p.add_argument("--entries", type=int, default=1_000_000, help="index entries for the memory test")
     a = p.parse_args(argv)
+    if a.device.startswith("cuda") and "loader" in a.sections:
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error(f"--device {a.device}: CUDA is not available on this machine")
     for s in a.sections:
         if s == "index":
             bench_index(a.files, a.repeats)
         elif s == "augment":
             bench_augment(a.images)
         elif s == "loader":
-            bench_loader(a.photos, a.workers, a.repeats)
+            bench_loader(a.photos, a.workers, a.repeats, a.device)
         elif s == "memory":
             bench_memory(a.entries)
     return 0

@@ -72,16 +72,26 @@ def raw_bound(paths: list[str], workers: int, stack: contextlib.ExitStack):
     return lambda: len(pool.map(_decode_resize, paths, chunksize=16))
 
 
-def ours(root: str, workers: int, data_format: str = "channels_first"):
-    """Plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32)."""
+def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu"):
+    """Plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32) on ``device``."""
+    import torch
+
     import kdir_torch as kt
 
     with contextlib.redirect_stdout(io.StringIO()):
         ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
                                 data_format=data_format)
-    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
-    _count(loader)  # warm-up epoch: worker start-up is not measured
-    return lambda: _count(loader)
+    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
+                            device=device)
+
+    def epoch() -> int:
+        n = _count(loader)
+        if loader.device.type == "cuda":
+            torch.cuda.synchronize(loader.device)  # the last batches' GPU work counts too
+        return n
+
+    epoch()  # warm-up epoch: worker start-up is not measured
+    return epoch
 
 
 def ours_host_side(root: str, workers: int):
@@ -169,7 +179,7 @@ def torchvision_folder(root: str, workers: int):
 
 
 def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
-                      rounds: int = 3) -> dict:
+                      rounds: int = 3, device: str = "cpu") -> dict:
     """Measure every contender on one tree, interleaved (each round runs each contender once,
     so drifts in machine speed hit all alike); print median rates and ratios (best in
     brackets)."""
@@ -178,15 +188,16 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
     t0 = time.perf_counter()
     build_photo_tree(root, n_images)
     print(f"[loader] photo tree {root}: {n_images} JPEGs ready in {time.perf_counter() - t0:.1f}s; "
-          f"{workers} workers; {rounds} interleaved rounds, median shown")
+          f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
     import kdir_torch as kt
 
     paths = list(kt.index_directory(root).filepaths)
     with contextlib.ExitStack() as stack:
         runs = {"raw_bound": raw_bound(paths, workers, stack),
                 **keras_legacy(root, workers, stack),
-                "kdir_torch make_loader": ours(root, workers),
-                "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last"),
+                "kdir_torch make_loader": ours(root, workers, device=device),
+                "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last",
+                                                              device),
                 "kdir_torch host side of a GPU run (uint8)": ours_host_side(root, workers),
                 "keras_image_dataset_from_directory (tf.data)": keras_modern(root),
                 "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers)}
