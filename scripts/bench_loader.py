@@ -72,17 +72,23 @@ def raw_bound(paths: list[str], workers: int, stack: contextlib.ExitStack):
     return lambda: len(pool.map(_decode_resize, paths, chunksize=16))
 
 
-def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu"):
-    """Plain make_loader epochs (legacy semantics, 224x224, nearest, batch 32) on ``device``."""
-    import torch
-
+def _plain_loader(root: str, workers: int, data_format: str = "channels_first",
+                  device: str = "cpu"):
+    """make_loader over the tree with legacy semantics: 224x224, nearest, batch 32, shuffled."""
     import kdir_torch as kt
 
     with contextlib.redirect_stdout(io.StringIO()):
         ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
                                 data_format=data_format)
-    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
-                            device=device)
+    return kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
+                          device=device)
+
+
+def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu"):
+    """Plain make_loader epochs on ``device``."""
+    import torch
+
+    loader = _plain_loader(root, workers, data_format, device)
 
     def epoch() -> int:
         n = _count(loader)
@@ -98,22 +104,17 @@ def ours_host_side(root: str, workers: int):
     """What a CUDA target asks of the host: the same loader's uint8 batches, each copied out of
     its ring slot into a reused staging buffer (the pinned copy, minus the page locking); the
     float conversion would run on the GPU. A CPU stand-in for the host side of a GPU run."""
-    import torch
-
-    import kdir_torch as kt
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
-    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
+    loader = _plain_loader(root, workers)
     slots = loader._dataloader.dataset.slots  # internals: the bench measures the transport
-    staging = torch.empty_like(slots.view(0, 32)).numpy()
+    staging = np.empty_like(slots.view(0, 32).numpy())
 
     def epoch() -> int:
         n = 0
         for fb in loader._dataloader:
             size = len(fb.indices)
-            np.copyto(staging[:size], slots.view(fb.slot, size).numpy())  # one thread, as the
-            n += size  # loader's own copies: torch's would add OpenMP spin-waits
+            # numpy: one thread, as the loader's own copies (torch's adds OpenMP spin-waits)
+            np.copyto(staging[:size], slots.view(fb.slot, size).numpy())
+            n += size
         return n
 
     epoch()
