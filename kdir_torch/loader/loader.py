@@ -151,15 +151,15 @@ class DeviceLoader:
         nb = self.device.type == "cuda"
         indices = torch.from_numpy(fb.indices)
         idx = indices.to(self.device)
-        if fb.slot is not None:  # the raw batch is in the shared ring
+        if fb.slot is not None:  # the raw batch is in the shared ring; a non-CPU target copies
+            # it out before the slot can be reused: pinning and pageable copies both return
+            # once the source is read
             raw = self._slots.view(fb.slot, len(indices))
-            if self.device.type != "cpu":  # out of the slot before it can be reused: both the
-                # pinning copy and a copy from pageable memory return once the source is read
-                raw = (raw.pin_memory() if self._dataloader.pin_memory else raw).to(
-                    self.device, non_blocking=nb)
-            payload = (raw,)
+            pin = self.device.type != "cpu" and self._dataloader.pin_memory
+            host = (raw.pin_memory() if pin else raw,)
         else:
-            payload = tuple(t.to(self.device, non_blocking=nb) for t in fb.payload)
+            host = fb.payload
+        payload = tuple(t.to(self.device, non_blocking=nb) for t in host)
         if not fb.finished:  # host indices: label lookup and draws need no device sync
             out = self._pipeline.finish_batch(payload[0], indices, epoch=fb.epoch,
                                               **self._finish_kw)
