@@ -4,10 +4,10 @@ See README.md for the Keras -> kdir_torch porting table.
 """
 
 from .augment import Augment, AugmentParams
-from .datasets import BatchedDataset, KerasDirDataset, ModernDirDataset
+from .datasets import KerasDirDataset, ModernDirDataset
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
-from .keras import DirectoryIterator, ImageDataGenerator, image_dataset_from_directory
+from .keras import BatchedDataset, DirectoryIterator, ImageDataGenerator, image_dataset_from_directory
 from .loader import gather_predictions, make_loader
 from .standardize import Standardizer
 

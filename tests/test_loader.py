@@ -72,7 +72,7 @@ def test_defaults(tree):
     loader = make_loader(_ds(tree), seed=0)
     assert loader.num_workers >= 1 and loader._dataloader.persistent_workers
     assert loader._dataloader.pin_memory is False and loader.device == torch.device("cpu")
-    assert loader._dataloader.timeout > 0
+    assert loader._fetcher.reader.timeout == 300.0  # per image read, any worker count
 
 
 # -- fast path == simple path (DESIGN.md rule), §A6 batching, §A9 labels ------------------------
@@ -206,12 +206,13 @@ def test_workers_run_one_torch_thread(tree):  # DESIGN.md "Performance approach"
 
 
 def test_worker_timeout_fails_instead_of_hanging(tree):
-    # Without the timeout this batch would arrive after 1.5 s; with it, the wait fails at 0.5 s.
+    # Without the timeout this batch would arrive after 1.5 s; with it, the read fails at 0.5 s.
     loader = make_loader(_SlowDataset(_ds(tree)), batch_size=1, num_workers=1, timeout=0.5,
-                         persistent_workers=False)
+                         persistent_workers=False, shuffle=False)
     start = time.monotonic()
-    with pytest.raises(RuntimeError, match="timed out after 0.5 seconds"):
+    with pytest.raises(kt.ImageDecodeError, match=r"sample 0 .*timeout=0.5 s") as info:
         next(iter(loader))
+    assert info.value.index == 0
     assert time.monotonic() - start < 5.0  # includes joining the sleeping worker
 
 

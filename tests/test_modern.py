@@ -18,7 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from kdir_torch.datasets.modern import BatchedDataset, ModernDirDataset
+from kdir_torch.datasets.modern import ModernDirDataset
+from kdir_torch.keras.batched import BatchedDataset
 from kdir_torch.datasets.modern_files import index_files
 from kdir_torch.errors import ImageDecodeError
 from kdir_torch.keras.modern import image_dataset_from_directory as idfd

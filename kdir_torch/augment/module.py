@@ -36,7 +36,8 @@ class Augment(torch.nn.Module):
         horizontal_flip: flip columns with probability 1/2. vertical_flip: rows, likewise.
         interpolation_order: 0 (nearest) or 1 (bilinear).
         keras_quirks: reproduce Keras 3's actual geometry (axis swap, off-centre).
-        seed: int, or None for a fresh random seed (``kdir_torch._rng.resolve_seed``).
+        seed: int, or None for a fresh random seed (``kdir_torch._rng.resolve_seed``);
+            ``make_loader`` gives an unseeded ``Augment`` its own seed instead (``seeded``).
 
     Raises:
         ValueError: for bad values (Keras's texts for ``zoom_range``/``brightness_range``).
@@ -84,6 +85,7 @@ class Augment(torch.nn.Module):
         self.interpolation_order = int(interpolation_order)
         self.keras_quirks = d.check_bool("keras_quirks", keras_quirks)
         self.seed = _rng.resolve_seed(seed)
+        self.seeded = seed is not None
 
     @property
     def is_identity(self) -> bool:

@@ -1,6 +1,6 @@
 """Datasets: legacy ``KerasDirDataset`` and the modern directory dataset."""
 
 from .keras_dir import KerasDirDataset
-from .modern import BatchedDataset, ModernDirDataset
+from .modern import ModernDirDataset
 
-__all__ = ["BatchedDataset", "KerasDirDataset", "ModernDirDataset"]
+__all__ = ["KerasDirDataset", "ModernDirDataset"]

@@ -5,26 +5,19 @@
 label per ``label_mode``. It follows the library's dataset protocol (``load_raw`` /
 ``finish_batch``), so ``kt.make_loader`` can drive it.
 
-``BatchedDataset`` is the object ``image_dataset_from_directory`` returns: a finite iterable of
-batches (one epoch per ``iter()``, ``ceil(N / batch_size)`` batches with a partial last one, or
-single elements when ``batch_size`` is None) carrying ``class_names`` and ``file_paths``. With
-``shuffle=True`` it yields a new order every epoch, as Keras's ``ds.shuffle`` does, but the
-order comes from ``torch_generator(seed, epoch)``: TF's shuffle-buffer order cannot be
-reproduced outside TF (§B8), so compare shuffled outputs with Keras's as multisets.
+The batches ``image_dataset_from_directory`` returns are ``kdir_torch.keras.batched``'s
+``BatchedDataset`` over this dataset.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from .. import _validation as v
-from .._rng import torch_generator
 from ..errors import ImageDecodeError
 from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
@@ -194,87 +187,3 @@ class ModernDirDataset(DirDataset):
         return (f"ModernDirDataset(samples={len(self)}, class_names={self.class_names}, "
                 f"label_mode={self.label_mode!r}, image_size={self.image_size}, "
                 f"color_mode={self.color_mode!r}, interpolation={self.interpolation!r})")
-
-
-class _BatchReader(Dataset):
-    """``reader[list_of_indices]`` -> one finished batch (used with ``batch_size=None``)."""
-
-    def __init__(self, dataset: ModernDirDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, indices: list[int]) -> Any:
-        raw = torch.stack([self.dataset.load_raw(i) for i in indices])
-        return self.dataset.finish_batch(raw, torch.as_tensor(indices, dtype=torch.int64))
-
-
-def _identity(item: Any) -> Any:
-    return item
-
-
-class BatchedDataset:
-    """What ``image_dataset_from_directory`` returns: finite, re-iterable batches (§B8).
-
-    Args:
-        dataset: the element dataset (exposed as ``.dataset``).
-        batch_size: positive batch size, or None for single elements.
-        shuffle: reshuffle every epoch (``torch_generator(seed, epoch)`` permutation).
-        seed: shuffle seed.
-        num_workers: ``DataLoader`` worker processes (0 decodes in the calling process).
-
-    Attributes:
-        class_names: list of class names, or None without labels.
-        file_paths: file paths in the (numpy-shuffled, split) Keras order; with
-            ``shuffle=True`` this is not the yield order (as in Keras).
-    """
-
-    def __init__(self, dataset: ModernDirDataset, batch_size: int | None = 32,
-                 shuffle: bool = False, seed: int = 0, num_workers: int = 0) -> None:
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.seed = int(seed)
-        self.num_workers = int(num_workers)
-        self.epoch = 0
-
-    @property
-    def class_names(self) -> list[str] | None:
-        return self.dataset.class_names
-
-    @property
-    def file_paths(self) -> StringTable:
-        return self.dataset.file_paths
-
-    def __len__(self) -> int:
-        n = len(self.dataset)
-        return n if self.batch_size is None else math.ceil(n / self.batch_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order the next ``iter()`` yields."""
-        self.epoch = int(epoch)
-
-    def order(self, epoch: int) -> torch.Tensor:
-        """Element order of ``epoch``: ``(N,)`` int64 (a permutation when shuffling)."""
-        n = len(self.dataset)
-        if not self.shuffle:
-            return torch.arange(n)
-        return torch.randperm(n, generator=torch_generator(self.seed, epoch))
-
-    def __iter__(self) -> Iterator[Any]:
-        order = self.order(self.epoch).tolist()
-        self.epoch += 1
-        if self.batch_size is None:
-            source, sampler = self.dataset, order
-        else:
-            b = self.batch_size
-            source = _BatchReader(self.dataset)
-            sampler = [order[i:i + b] for i in range(0, len(order), b)]
-        loader = DataLoader(source, batch_size=None, sampler=sampler, collate_fn=_identity,
-                            num_workers=self.num_workers)
-        return iter(loader)
-
-    def __repr__(self) -> str:
-        return (f"BatchedDataset(batches={len(self)}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, dataset={self.dataset!r})")

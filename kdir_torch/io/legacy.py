@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .files import LEGACY_FORMATS, open_image
+
 PIL_FILTERS = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -76,7 +78,8 @@ def load_array(path: str, color_mode: str = "rgb", target_size: tuple[int, int] 
     """Decode, convert and resize one image file.
 
     Args:
-        path: image file (format sniffed from content by PIL; first frame of multi-frame files).
+        path: a regular image file (format sniffed from content by PIL, among
+            ``LEGACY_FORMATS`` only; first frame of multi-frame files).
         color_mode: "rgb", "rgba" or "grayscale".
         target_size: ``(height, width)`` or None to keep the file's size.
         interpolation: one of nearest, bilinear, bicubic, hamming, box, lanczos.
@@ -88,10 +91,11 @@ def load_array(path: str, color_mode: str = "rgb", target_size: tuple[int, int] 
         ("I;16"/"I" kept, §A8.2). Read-only when it shares PIL's exported bytes.
 
     Raises:
-        OSError / PIL.UnidentifiedImageError: unreadable or undecodable file.
+        OSError / PIL.UnidentifiedImageError: unreadable, undecodable or not a regular file,
+            or content of another format (see ``files.py``).
         ValueError: bad ``interpolation`` (only when a resize is needed, as Keras).
     """
-    with Image.open(path) as img:
+    with open_image(path, LEGACY_FORMATS) as img:
         img = resize(convert_mode(img, color_mode), target_size, interpolation, keep_aspect_ratio)
         if channels_first and img.mode in ("RGB", "RGBA"):
             return planes(img)

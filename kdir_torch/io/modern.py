@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .files import MODERN_FORMATS, ForeignFormatError, open_image
 from .modern_resize import METHODS, resize
 
 _FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "GIF": "GIF", "BMP": "BMP"}
@@ -99,22 +100,22 @@ def decode_image(path: str, channels: int) -> torch.Tensor:
 
     Raises:
         ValueError: an unsupported format, or a channel count TF rejects for this format.
-        OSError / PIL.UnidentifiedImageError: the file is missing or cannot be decoded.
+        OSError / PIL.UnidentifiedImageError: the file is missing, not a regular file, cannot
+            be decoded or holds another format than ``MODERN_FORMATS`` (see ``files.py``).
     """
     if channels not in _COLOR_MODES:
         raise ValueError(f"`channels` must be 1, 3 or 4. Received: channels={channels!r}")
-    with Image.open(path) as img:
-        kind = _FORMATS.get(img.format or "")
-        if kind is None:
-            raise ValueError(
-                "Unknown image file format. One of JPEG, PNG, GIF, BMP required. "
-                f"(PIL identified {img.format!r})"
-            )
-        _check_channels(kind, channels, img.mode)
-        if kind == "JPEG" and channels == 1 and img.mode != "L":
-            img.draft("L", None)  # libjpeg outputs the Y plane, as TF's JCS_GRAYSCALE
-        img.load()
-        arr = _to_array(img, channels)
+    try:
+        with open_image(path, MODERN_FORMATS) as img:
+            kind = _FORMATS[img.format]
+            _check_channels(kind, channels, img.mode)
+            if kind == "JPEG" and channels == 1 and img.mode != "L":
+                img.draft("L", None)  # libjpeg outputs the Y plane, as TF's JCS_GRAYSCALE
+            img.load()
+            arr = _to_array(img, channels)
+    except ForeignFormatError as exc:
+        raise ValueError("Unknown image file format. One of JPEG, PNG, GIF, BMP required. "
+                         f"(PIL identified {exc.format!r})") from None
     chw = arr.transpose(2, 0, 1)
     if not (chw.flags.c_contiguous and chw.flags.writeable):
         chw = chw.copy()  # one C-ordered, writable copy

@@ -33,9 +33,11 @@ import numpy as np
 import torch
 
 from kdir_torch._rng import resolve_seed
+from kdir_torch._validation import check_on_error
 from kdir_torch.datasets import KerasDirDataset
 from kdir_torch.keras.save import save_batch
 from kdir_torch.loader import CallableAugment, DeviceLoader, checks, make_loader
+from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["DirectoryIterator"]
 
@@ -58,13 +60,14 @@ class _GeneratorTransform:
 
 
 def _check_loader_args(batch_size: Any, shuffle: Any, seed: Any, num_workers: Any,
-                       device: Any, pin_memory: Any) -> None:
+                       device: Any, pin_memory: Any, timeout: Any, on_error: Any) -> None:
     """The loader's own checks, run before the dataset touches the disk (DESIGN.md)."""
     checks.check_int("batch_size", batch_size, 1)
     checks.check_bool("shuffle", shuffle)
     resolve_seed(seed)
     dev = checks.resolve_device(device)
-    checks.dataloader_options(num_workers, pin_memory, dev, None, None, 0)
+    checks.dataloader_options(num_workers, pin_memory, dev, None, None, timeout)
+    check_on_error(on_error)
 
 
 class DirectoryIterator:
@@ -82,6 +85,10 @@ class DirectoryIterator:
         save_to_dir, save_prefix, save_format: save every yielded image (§A13).
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
+        timeout: seconds one image read may take, any ``num_workers`` (0 = no limit).
+        on_error: "raise" (Keras) or "skip" a file that cannot be read (batches are then
+            smaller; ``it.loader.skipped`` lists them). After an error ``next(it)`` goes on
+            with the next batch, as Keras.
 
     Raises:
         ValueError / TypeError: Keras's validation (§A2, §A16) and the loader's argument checks.
@@ -99,21 +106,25 @@ class DirectoryIterator:
         subset: str | None = None, interpolation: str = "nearest",
         keep_aspect_ratio: bool = False, dtype: torch.dtype | str | None = None,
         num_workers: int = 0, device: str | torch.device | None = None,
-        pin_memory: bool | None = None,
+        pin_memory: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
+        on_error: str = "raise",
     ) -> None:
         gen = image_data_generator
         self.image_data_generator = gen
-        _check_loader_args(batch_size, shuffle, seed, num_workers, device, pin_memory)
+        _check_loader_args(batch_size, shuffle, seed, num_workers, device, pin_memory, timeout,
+                           on_error)
         self.dataset = KerasDirDataset(
             directory, target_size, color_mode, classes, class_mode, interpolation,
             keep_aspect_ratio, follow_links, getattr(gen, "_validation_split", 0.0), subset,
             gen.data_format if data_format is None else data_format,
             gen.dtype if dtype is None else dtype, augment=None, standardize=None,
+            on_error=on_error,
         )
         self.loader: DeviceLoader = make_loader(
             self.dataset, batch_size=batch_size, shuffle=shuffle, seed=seed,
-            num_workers=num_workers, device=device, pin_memory=pin_memory,
-            augment=CallableAugment(_GeneratorTransform(gen), seed=seed), return_indices=True,
+            num_workers=num_workers, device=device, pin_memory=pin_memory, timeout=timeout,
+            augment=CallableAugment(_GeneratorTransform(gen), seed=seed, seeded=True),
+            return_indices=True,
         )  # seed=None: transform_batch falls back to the generator's own seed
         self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
         self.n, self.batch_size, self.shuffle, self.seed = len(self.dataset), batch_size, shuffle, seed
@@ -176,7 +187,11 @@ class DirectoryIterator:
             self.batch_index = number + 1 if (number + 1) * self.batch_size < self.n else 0
             counter = self.total_batches_seen
             self.total_batches_seen += 1
-            batch = next(self._live) if self.n else self._empty()
+            try:
+                batch = next(self._live) if self.n else self._empty()
+            except Exception:  # a failed batch ends the loader's pass: the next call resumes
+                self._live = None  # at ``batch_index``, the batch after it (as Keras)
+                raise
         return self._deliver(batch, counter)
 
     def __iter__(self) -> Iterator[Any]:

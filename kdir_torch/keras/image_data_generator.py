@@ -251,18 +251,22 @@ class ImageDataGenerator:
         num_workers: int | None = None,
         device: str | torch.device | None = None,
         pin_memory: bool | None = None,
+        timeout: float | None = None,
+        on_error: str | None = None,
     ) -> Any:
         """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (KERAS_SPEC §A1).
 
         Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
-        iterator's default). The generator's ``data_format`` and ``dtype`` are used.
+        iterator's default: ``num_workers=0``, ``timeout=300`` seconds per image read,
+        ``on_error="raise"``). The generator's ``data_format`` and ``dtype`` are used.
 
         Returns:
             DirectoryIterator over ``directory`` that augments and standardizes with ``self``.
         """
         from kdir_torch.keras.directory_iterator import DirectoryIterator
 
-        extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory}
+        extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
+                  "timeout": timeout, "on_error": on_error}
         return DirectoryIterator(
             directory, self, target_size=target_size, color_mode=color_mode,
             classes=classes, class_mode=class_mode, batch_size=batch_size, shuffle=shuffle,

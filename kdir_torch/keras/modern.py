@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from .._rng import fresh_seed
+from .._validation import check_on_error
 from ..datasets.modern import (
-    BatchedDataset,
     ModernDirDataset,
     check_color_mode,
     check_data_format,
@@ -38,6 +38,9 @@ from ..datasets.modern import (
 )
 from ..datasets.modern_files import FileList, index_files, split_files
 from ..index import MODERN_EXTENSIONS
+from ..loader.checks import check_timeout
+from ..loader.factory import DEFAULT_TIMEOUT
+from .batched import BatchedDataset
 
 
 def _check_labels(labels: Any, label_mode: Any, class_names: Any) -> tuple[Any, Any]:
@@ -106,8 +109,10 @@ def check_validation_split_arg(validation_split: Any, subset: Any, shuffle: Any,
         )
 
 
-def _check_loader_args(batch_size: Any, num_workers: Any) -> None:
+def _check_loader_args(batch_size: Any, num_workers: Any, timeout: Any, on_error: Any) -> None:
     """Our checks for what Keras leaves to ``tf.data`` (TypeError for types)."""
+    check_timeout(timeout)
+    check_on_error(on_error)
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(
@@ -154,6 +159,8 @@ def image_dataset_from_directory(
     verbose: bool = True,
     *,
     num_workers: int = 0,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_error: str = "raise",
 ) -> BatchedDataset | list[BatchedDataset]:
     """Images of a directory tree as Keras 3's ``image_dataset_from_directory`` gives them.
 
@@ -181,6 +188,9 @@ def image_dataset_from_directory(
         format: "tf" or "grain" (same behaviour here).
         verbose: print ``Found N files belonging to K classes.``.
         num_workers: decoding worker processes used when iterating (0: in-process).
+        timeout: seconds one image read may take, for any ``num_workers`` (0 = no limit).
+        on_error: "raise" (Keras) or "skip" a file that cannot be read: its batch is
+            smaller, a warning per epoch gives the count, ``ds.skipped`` lists them.
 
     Returns:
         A ``BatchedDataset`` yielding ``(images, labels)`` or ``images`` (float32 0..255,
@@ -201,7 +211,7 @@ def image_dataset_from_directory(
         raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
     check_validation_split_arg(validation_split, subset, shuffle, seed)
     image_size = check_image_size(image_size)
-    _check_loader_args(batch_size, num_workers)
+    _check_loader_args(batch_size, num_workers, timeout, on_error)
     if seed is None:
         seed = fresh_seed() % 1_000_000
     files = index_files(directory, labels, class_names, follow_links, shuffle, seed, verbose)
@@ -215,9 +225,9 @@ def image_dataset_from_directory(
             part.paths, part.labels, class_names=part.class_names, label_mode=label_mode,
             color_mode=color_mode, image_size=image_size, interpolation=interpolation,
             crop_to_aspect_ratio=crop_to_aspect_ratio, pad_to_aspect_ratio=pad_to_aspect_ratio,
-            data_format=data_format,
+            data_format=data_format, on_error=on_error,
         )
-        return BatchedDataset(element, batch_size, reshuffle, seed, num_workers)
+        return BatchedDataset(element, batch_size, reshuffle, seed, num_workers, timeout)
 
     return _assemble(files, directory, validation_split, subset, shuffle, make)
 

@@ -134,7 +134,8 @@ def dataloader_options(num_workers: Any, pin_memory: Any, device: torch.device,
     """Checked ``DataLoader`` keyword arguments with kdir_torch's defaults.
 
     ``num_workers`` None -> ``default_num_workers()``; ``pin_memory`` None -> CUDA target;
-    ``persistent_workers`` None -> ``num_workers > 0``; ``timeout`` only with workers.
+    ``persistent_workers`` None -> ``num_workers > 0``; ``timeout`` is checked and returned
+    for the read deadline (it applies to any worker count, see ``reading.py``).
 
     Returns:
         dict with ``num_workers``, ``pin_memory``, ``timeout``, ``persistent_workers`` and
@@ -159,7 +160,7 @@ def dataloader_options(num_workers: Any, pin_memory: Any, device: torch.device,
     return {
         "num_workers": workers,
         "pin_memory": device.type == "cuda" if pin is None else pin,
-        "timeout": wait if workers > 0 else 0.0,
+        "timeout": wait,
         "persistent_workers": workers > 0 if persistent is None else persistent,
         "prefetch_factor": prefetch,
     }

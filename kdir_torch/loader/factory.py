@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._rng import torch_generator
+from .._validation import check_on_error
 from . import checks
 from .distributed import world
 from .buffers import SharedSlots, raw_shape
@@ -40,6 +41,7 @@ def make_loader(
     augment_on: str = "device",
     timeout: float = DEFAULT_TIMEOUT,
     return_indices: bool = False,
+    on_error: str | None = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -50,8 +52,11 @@ def make_loader(
     any ``num_workers`` and equal to stacking ``dataset[i]`` for the same indices and epoch
     (augmentation draws come from the dataset's seed and the epoch, the order from ``seed``).
     See ``DeviceLoader`` for the epoch rule, ``state_dict`` and the ``on_error="skip"`` policy,
-    ``sampler.py`` for the distributed padding policy, and ``buffers.py`` for the memory the
-    loader reuses between batches (batches the caller keeps are never overwritten).
+    ``sampler.py`` for the distributed padding policy, ``buffers.py`` for the memory the
+    loader reuses between batches (batches the caller keeps are never overwritten) and
+    ``reading.py`` for the read deadline. An ``Augment`` (or callable) built without a seed,
+    on a dataset without one, draws from the loader's ``seed``: one ``seed=`` makes the whole
+    run reproducible.
 
     Args:
         dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``).
@@ -62,7 +67,8 @@ def make_loader(
         device: where batches are delivered (None = CPU).
         augment: overrides ``dataset.augment``: an ``Augment`` or a callable
             ``fn(x, indices, *, epoch, seed)`` on ``(B, C, H, W)`` float batches.
-        seed: shuffle seed; None draws a fresh one per loader (never global RNG state).
+        seed: shuffle seed, and the augmentation seed of an unseeded ``Augment``; None draws
+            a fresh one per loader (never global RNG state).
         drop_last: drop the last partial batch.
         persistent_workers: keep workers between epochs; None = ``num_workers > 0``.
         prefetch_factor: batches each worker loads ahead (None = PyTorch's default, 2).
@@ -70,8 +76,12 @@ def make_loader(
         distributed: shard epochs over ``torch.distributed`` ranks; None = auto-detect.
         standardize: overrides ``dataset.standardize`` (callable on the finished batch).
         augment_on: "device" (after transfer) or "worker" (inside the workers, on CPU).
-        timeout: seconds to wait for a worker's batch before failing (0 = forever).
+        timeout: seconds one image read may take, for any ``num_workers`` (0 included);
+            a slower read fails as an ``ImageDecodeError`` naming the file (caused by a
+            ``TimeoutError``), skipped under ``on_error="skip"``. 0 = no limit.
         return_indices: yield the ``(B,)`` int64 dataset indices as an extra last item.
+        on_error: "raise" or "skip" a sample that cannot be read; None = the dataset's
+            ``on_error`` ("raise" when it has none).
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -90,23 +100,26 @@ def make_loader(
     dev = checks.resolve_device(device)
     options = checks.dataloader_options(num_workers, pin_memory, dev, persistent_workers,
                                         prefetch_factor, timeout)
+    read_timeout = options.pop("timeout")
     on_worker = checks.check_augment_on(augment_on) == "worker"
+    policy = None if on_error is None else check_on_error(on_error)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
-    pipeline = pipeline_dataset(dataset, augment, standardize)
     sampler = SeededSampler(len(dataset), shuffle=shuffle, seed=seed,
                             num_replicas=replicas, rank=rank)
+    pipeline, seeds_augment = pipeline_dataset(dataset, augment, standardize, sampler.seed)
     plan = BatchPlan(sampler, batch_size, drop_last)
     dataloader = DataLoader(
         BatchFetcher(pipeline, finish_in_worker=on_worker,
-                     slots=_shared_slots(dataset, batch_size, on_worker, options)),
+                     slots=_shared_slots(dataset, batch_size, on_worker, options),
+                     on_error=policy, timeout=read_timeout),
         batch_size=None, sampler=plan,
         collate_fn=no_collate, worker_init_fn=worker_init if options["num_workers"] else None,
         generator=torch_generator(sampler.seed, _BASE_SEED_TAG),  # not the global RNG
         **options,
     )
     return DeviceLoader(dataset, pipeline, plan, dataloader, dev, channels_last=channels_last,
-                        return_indices=return_indices)
+                        return_indices=return_indices, seeds_augment=seeds_augment)
 
 
 def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,

@@ -8,13 +8,16 @@ workers, fixed image shape; see ``buffers.py``), else a new shared-memory tensor
 ``augment_on="worker"`` the fetcher also runs ``dataset.finish_batch`` there, so a CPU-only
 run does the float work in parallel too.
 
-Bad files: an ``ImageDecodeError`` is caught and shipped to the main process inside the batch
-(the DataLoader's own re-raise would lose ``.path``/``.index``); with the dataset's
-``on_error="skip"`` the sample is dropped instead and reported in ``FetchedBatch.skipped``.
+Bad files: an ``ImageDecodeError`` (a decode failure, a non-regular file, or a read slower
+than ``timeout``: see ``reading.py``) is caught and shipped to the main process inside the
+batch (the DataLoader's own re-raise would lose ``.path``/``.index``); under
+``on_error="skip"`` (the loader's, else the dataset's) the sample is dropped instead and
+reported in ``FetchedBatch.skipped``.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +26,7 @@ import torch
 
 from ..errors import ImageDecodeError
 from .buffers import SharedSlots
+from .reading import DeadlineReader, sample_path
 from .sampler import BatchRequest
 
 
@@ -40,7 +44,8 @@ class FetchedBatch:
         batch_number: position of the batch in its epoch (counts skipped-out batches too).
         finished: True when ``payload`` is already ``finish_batch`` output.
         skipped: ``(index, path)`` of samples dropped under ``on_error="skip"``.
-        error: an ``ImageDecodeError`` to re-raise in the main process, or None.
+        error: an ``ImageDecodeError`` (or the ``ValueError`` of a batch whose images differ
+            in size) to re-raise in the main process, or None.
         slot: the ``SharedSlots`` slot holding the raw batch (then ``payload`` is empty).
     """
 
@@ -50,7 +55,7 @@ class FetchedBatch:
     batch_number: int
     finished: bool = False
     skipped: list[tuple[int, str]] = field(default_factory=list)
-    error: ImageDecodeError | None = None
+    error: Exception | None = None
     slot: int | None = None
 
     def pin_memory(self) -> FetchedBatch:
@@ -58,16 +63,33 @@ class FetchedBatch:
         return replace(self, payload=tuple(t.pin_memory() for t in self.payload))
 
 
+def _check_stackable(images: list[torch.Tensor], kept: list[int],
+                     describe: Any) -> ValueError | None:
+    """An error naming two samples of different shapes, or None when the batch stacks."""
+    for k, image in enumerate(images[1:], 1):
+        if image.shape != images[0].shape:
+            return ValueError(
+                f"Cannot stack sample {kept[k]} ({describe(kept[k])!r}, shape "
+                f"{tuple(image.shape)}) with sample {kept[0]} ({describe(kept[0])!r}, shape "
+                f"{tuple(images[0].shape)}) into one batch: images of a batch must share one "
+                "size. Pass a fixed `target_size` (`image_size` in the modern API) or "
+                "batch_size=1."
+            )
+    return None
+
+
 def _stack(images: list[torch.Tensor]) -> torch.Tensor:
-    """Stack decoded images; inside a worker, straight into shared memory (as PyTorch's
-    ``default_collate`` does), saving the copy the pickler would otherwise make."""
+    """Stack decoded images in the widest dtype among them (a tree may mix 8-bit and 16-bit
+    files); inside a worker, straight into shared memory (as PyTorch's ``default_collate``
+    does), saving the copy the pickler would otherwise make."""
     if not images:
         return torch.empty(0, dtype=torch.uint8)
+    dtype = functools.reduce(torch.promote_types, {t.dtype for t in images})
     if torch.utils.data.get_worker_info() is None:
-        return torch.stack(images)
-    first = images[0]
-    storage = first._typed_storage()._new_shared(len(images) * first.numel(), device=first.device)
-    out = first.new(storage).resize_(len(images), *first.shape)
+        return torch.stack([t.to(dtype) for t in images])
+    proto = torch.empty(0, dtype=dtype)
+    storage = proto._typed_storage()._new_shared(len(images) * images[0].numel())
+    out = proto.new(storage).resize_(len(images), *images[0].shape)
     return torch.stack(images, out=out)
 
 
@@ -83,32 +105,43 @@ class BatchFetcher(torch.utils.data.Dataset):
             ``on_error`` (``"raise"``/``"skip"``; missing means ``"raise"``).
         finish_in_worker: also run ``dataset.finish_batch`` (``augment_on="worker"``).
         slots: shared ring that workers decode raw batches into (see ``buffers.py``).
+        on_error: overrides ``dataset.on_error`` when given.
+        timeout: seconds one ``load_raw`` call may take (0 = no limit; see ``reading.py``).
     """
 
     def __init__(self, dataset: Any, finish_in_worker: bool = False,
-                 slots: SharedSlots | None = None) -> None:
+                 slots: SharedSlots | None = None, on_error: str | None = None,
+                 timeout: float = 0.0) -> None:
         self.dataset = dataset
         self.finish_in_worker = finish_in_worker
         self.slots = slots
-        self.skip = getattr(dataset, "on_error", "raise") == "skip"
+        self.skip = (on_error or getattr(dataset, "on_error", "raise")) == "skip"
+        self.reader = DeadlineReader(dataset.load_raw, timeout,
+                                     functools.partial(sample_path, dataset))
 
     def __getitem__(self, request: BatchRequest) -> FetchedBatch:
         """Decode ``request.indices`` (KERAS_SPEC §A7 step 2a, batched).
 
         Returns:
-            A ``FetchedBatch``; never raises ``ImageDecodeError`` (it travels in ``.error``).
+            A ``FetchedBatch``; bad files and unstackable batches never raise here (the
+            error travels in ``.error``, keeping its ``.path``/``.index`` across processes).
         """
         epoch, number, indices = request
+        wanted = indices.tolist()
         images, kept, skipped = [], [], []
-        for i in indices.tolist():
-            try:
-                images.append(self.dataset.load_raw(i))
-            except ImageDecodeError as exc:
-                if not self.skip:
-                    return FetchedBatch((), np.empty(0, np.int64), epoch, number, error=exc)
-                skipped.append((i, str(exc.path)))
-                continue
-            kept.append(i)
+        for i, result in zip(wanted, self.reader.read(wanted, stop_on_error=not self.skip)):
+            if isinstance(result, ImageDecodeError) and self.skip:
+                skipped.append((i, str(result.path)))
+            elif isinstance(result, ImageDecodeError):
+                return FetchedBatch((), np.empty(0, np.int64), epoch, number, error=result)
+            elif isinstance(result, BaseException):
+                raise result  # not a file problem: a bug, with its own traceback
+            else:
+                images.append(result)
+                kept.append(i)
+        error = _check_stackable(images, kept, self.reader.describe)
+        if error is not None:
+            return FetchedBatch((), np.empty(0, np.int64), epoch, number, error=error)
         idx = np.array(kept, dtype=np.int64)
         slots = self.slots
         if slots is not None and torch.utils.data.get_worker_info() is not None \

@@ -48,6 +48,8 @@ class DeviceLoader:
         device: target device.
         channels_last: convert 4-D outputs to the ``torch.channels_last`` memory format.
         return_indices: append the ``(B,)`` int64 dataset indices to every batch.
+        seeds_augment: ``pipeline.seed`` is the loader's seed (an unseeded augmentation) and
+            follows it when ``load_state_dict`` restores another one.
 
     Attributes:
         dataset: the user's dataset. sampler: the ``SeededSampler``. batch_size: ``B``.
@@ -57,7 +59,7 @@ class DeviceLoader:
 
     def __init__(self, dataset: Any, pipeline: Any, plan: BatchPlan, dataloader: DataLoader,
                  device: torch.device, *, channels_last: bool = False,
-                 return_indices: bool = False) -> None:
+                 return_indices: bool = False, seeds_augment: bool = False) -> None:
         self.dataset, self._pipeline, self._plan = dataset, pipeline, plan
         self._dataloader, self.device = dataloader, device
         self._slots = dataloader.dataset.slots
@@ -65,10 +67,11 @@ class DeviceLoader:
         accepts = inspect.signature(pipeline.finish_batch).parameters
         self._finish_kw = {"empty": BufferPool().empty} if "empty" in accepts or any(
             p.kind is p.VAR_KEYWORD for p in accepts.values()) else {}
-        self._fetcher = BatchFetcher(pipeline)
+        self._fetcher: BatchFetcher = dataloader.dataset  # get_batch reads in this process
         self._prefetcher = DevicePrefetcher(device)
         self.channels_last, self.return_indices = channels_last, return_indices
         self.epoch, self._started, self._resume_at, self._batches_seen = 0, False, 0, 0
+        self._running, self._seeds_augment = False, seeds_augment
         self.skipped: list[tuple[int, str]] = []
         self._epoch_skipped: list[tuple[int, str]] = []
 
@@ -76,6 +79,7 @@ class DeviceLoader:
     batch_size = property(lambda self: self._plan.batch_size)
     seed = property(lambda self: self._plan.sampler.seed)
     num_workers = property(lambda self: self._dataloader.num_workers)
+    running = property(lambda self: self._running, doc="Whether an epoch is being iterated.")
 
     def __len__(self) -> int:
         """Batches per epoch on this rank: ``ceil(len(shard) / B)`` (floor with drop_last)."""
@@ -90,7 +94,12 @@ class DeviceLoader:
         self.epoch, self._resume_at = int(epoch), 0
 
     def __iter__(self) -> Iterator[Any]:
-        """One epoch of batches (which epoch: see the module docstring)."""
+        """One epoch of batches (which epoch: see the module docstring).
+
+        Raises:
+            RuntimeError: an earlier iteration of this loader is still running.
+        """
+        self._check_idle()
         sampler = self.sampler
         if sampler.epoch_pinned:  # set_epoch / sampler.set_epoch / load_state_dict
             epoch = sampler.epoch
@@ -104,18 +113,34 @@ class DeviceLoader:
         self._plan.start_batch = start
         return self._run(epoch)
 
+    def _check_idle(self) -> None:
+        if self.running:
+            raise RuntimeError(
+                "This loader is already running an epoch: an iterator from an earlier "
+                "iter(loader) is still open, and one loader (its workers, its shared batch "
+                "memory) serves one iteration at a time. Exhaust or close the first iterator "
+                "(leave its for loop, call .close() on it or drop it) before iterating again, "
+                "or build a second loader with make_loader for concurrent passes."
+            )
+
     def _run(self, epoch: int) -> Iterator[Any]:
-        self._epoch_skipped = []
+        self._check_idle()
+        self._running, self._epoch_skipped, completed = True, [], False
         batches = iter(self._dataloader)
         self._plan.start_batch = 0
         try:
             for out, idx, number in self._prefetcher.iterate(batches, self._prepare):
                 self._batches_seen = number + 1
                 yield self._format(out, idx)
-        except Exception:
+            completed = True
+        except GeneratorExit:  # the caller left the epoch early: the workers stay usable
+            raise
+        except BaseException:  # errors, KeyboardInterrupt: no worker may outlive them
             self._release_workers(batches)
             raise
-        self._finish_epoch(epoch)
+        finally:
+            self._running = False
+            self._finish_epoch(epoch, completed)
 
     def _release_workers(self, batches: Iterator[Any]) -> None:
         """Stop the workers now, after an error.
@@ -131,12 +156,14 @@ class DeviceLoader:
         if shutdown is not None:
             shutdown()
 
-    def _finish_epoch(self, epoch: int) -> None:
+    def _finish_epoch(self, epoch: int, completed: bool) -> None:
+        """Publish the epoch's skipped samples (also when it ended early) and warn once."""
         self.skipped = self._epoch_skipped
         if self.skipped:
+            when = "" if completed else f" (the epoch stopped after {self._batches_seen} batches)"
             warnings.warn(
-                f"Skipped {len(self.skipped)} image(s) that could not be decoded in epoch "
-                f"{epoch} (on_error='skip'); their batches are smaller. First: "
+                f"Skipped {len(self.skipped)} image(s) that could not be read in epoch "
+                f"{epoch}{when} (on_error='skip'); their batches are smaller. First: "
                 f"{self.skipped[0][1]!r} (index {self.skipped[0][0]}).",
                 UserWarning, stacklevel=3,
             )
@@ -233,12 +260,21 @@ class DeviceLoader:
             if int(state[key]) != mine:
                 raise ValueError(f"Cannot resume: the state has {key}={state[key]}, this loader "
                                  f"has {key}={mine}.")
-        self.sampler.seed = int(state["seed"])
+        self._set_seed(int(state["seed"]))
         epoch, seen = int(state["epoch"]), int(state["batches_seen"])
         if seen >= len(self):
             epoch, seen = epoch + 1, 0
         self.set_epoch(epoch)
         self._resume_at = seen
+
+    def _set_seed(self, seed: int) -> None:
+        """The shuffle seed, and the augmentation seed where it follows the loader's."""
+        changed = seed != self.sampler.seed
+        self.sampler.seed = seed
+        if changed and self._seeds_augment:
+            self._pipeline.seed = seed
+            if self._fetcher.finish_in_worker:  # persistent workers hold the old seed
+                self._release_workers(getattr(self._dataloader, "_iterator", None))
 
     def __repr__(self) -> str:
         return (f"DeviceLoader(batches={len(self)}, batch_size={self.batch_size}, "

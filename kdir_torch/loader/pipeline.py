@@ -45,12 +45,16 @@ class CallableAugment:
         fn: batched transform on ``(B, C, H, W)`` float tensors; must be deterministic in
             ``(seed, epoch, indices)`` so that batches equal ``ds[i]``.
         seed: seed handed to ``fn`` when the dataset passes None.
+        seeded: whether ``fn`` has a seed of its own; an unseeded one given to
+            ``make_loader`` receives the loader's seed. None: ``seed is not None``.
     """
 
     is_identity = False
 
-    def __init__(self, fn: BatchTransform, seed: int | None = None) -> None:
+    def __init__(self, fn: BatchTransform, seed: int | None = None,
+                 seeded: bool | None = None) -> None:
         self.fn, self.seed = fn, seed
+        self.seeded = seed is not None if seeded is None else bool(seeded)
 
     def make_params(self, image_hw: tuple[int, int], indices: torch.Tensor, *, epoch: int = 0,
                     seed: int | None = None) -> DeferredParams:
@@ -80,29 +84,39 @@ def as_augment(augment: Any) -> Any:
     )
 
 
-def pipeline_dataset(dataset: Any, augment: Any = None, standardize: Any = None) -> Any:
-    """The dataset itself, or a shallow copy with ``augment``/``standardize`` replaced.
+def pipeline_dataset(dataset: Any, augment: Any = None, standardize: Any = None,
+                     loader_seed: int | None = None) -> tuple[Any, bool]:
+    """The dataset itself, or a shallow copy with ``augment``/``standardize``/``seed`` replaced.
 
     Args:
         dataset: the user's dataset (left untouched).
         augment: None keeps ``dataset.augment``; otherwise see ``as_augment``.
         standardize: None keeps ``dataset.standardize``; otherwise a callable on the batch.
+        loader_seed: the loader's seed, which becomes the augmentation seed when neither the
+            augmentation (``seeded`` False) nor the dataset (``seed`` None) has one.
 
     Returns:
-        An object with the dataset's protocol (``load_raw``, ``finish_batch``, ...).
+        ``(view, seeded_by_loader)``: an object with the dataset's protocol (``load_raw``,
+        ``finish_batch``, ...), and whether its ``seed`` is the loader's.
 
     Raises:
         TypeError: ``standardize`` is not callable, or ``augment`` is invalid.
     """
-    if augment is None and standardize is None:
-        return dataset
     if standardize is not None and not callable(standardize):
         raise TypeError(
             f"`standardize` must be None or a callable. Received: standardize={standardize!r}"
         )
+    effective = getattr(dataset, "augment", None) if augment is None else as_augment(augment)
+    follow = (loader_seed is not None and effective is not None
+              and getattr(effective, "seeded", True) is False
+              and getattr(dataset, "seed", None) is None)
+    if augment is None and standardize is None and not follow:
+        return dataset, False
     view = copy.copy(dataset)
     if augment is not None:
-        view.augment = as_augment(augment)
+        view.augment = effective
     if standardize is not None:
         view.standardize = standardize
-    return view
+    if follow:
+        view.seed = loader_seed
+    return view, follow
