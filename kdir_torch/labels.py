@@ -24,6 +24,9 @@ def encode_class_mode(
         as ``dtype``; input: an independent copy of ``x``; None: None.
     """
     if class_mode == "categorical":
+        if class_index.numel() == 0 or num_classes == 0:  # one_hot cannot infer a width
+            return torch.zeros((class_index.shape[0], num_classes), dtype=dtype,
+                               device=class_index.device)
         return F.one_hot(class_index.long(), num_classes).to(dtype)
     if class_mode in ("binary", "sparse"):
         return class_index.to(dtype)

@@ -7,6 +7,8 @@ sample, so the simple path and the loader's batched path cannot disagree.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,27 @@ def convert(raw: torch.Tensor, dtype: torch.dtype,
     return out
 
 
+_CELLS = 1024
+_cells: dict[str, Any] = {"pid": None, "block": None, "next": _CELLS}
+_cells_lock = threading.Lock()
+
+
+def shared_cell() -> torch.Tensor:
+    """A ``(1,)`` int64 tensor in shared memory, seen by forked and spawned workers alike.
+
+    Cells are views into blocks of ``_CELLS`` (one shared-memory segment, so one file
+    descriptor, per block rather than per dataset); each process allocates from its own
+    blocks.
+    """
+    with _cells_lock:
+        if _cells["pid"] != os.getpid() or _cells["next"] == _CELLS:
+            block = torch.zeros(_CELLS, dtype=torch.int64).share_memory_()
+            _cells.update(pid=os.getpid(), block=block, next=0)
+        k = _cells["next"]
+        _cells["next"] = k + 1
+        return _cells["block"][k:k + 1]
+
+
 class DirDataset(Dataset):
     """Base class: augmentation, layout, standardization and ``__getitem__`` for subclasses.
 
@@ -43,11 +66,29 @@ class DirDataset(Dataset):
     augment: Any = None
     standardize: Callable[[torch.Tensor], torch.Tensor] | None = None
     seed: int | None = None
-    epoch: int = 0
     data_format: str = "channels_first"
 
+    @property
+    def epoch(self) -> int:
+        """The epoch whose augmentation draws ``ds[i]`` uses (see ``set_epoch``)."""
+        cell = self.__dict__.get("_epoch_cell")
+        return 0 if cell is None else int(cell[0])
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        cell = self.__dict__.get("_epoch_cell")
+        if cell is None:
+            cell = self._epoch_cell = shared_cell()
+        cell[0] = int(value)
+
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose augmentation parameters ``ds[i]`` uses."""
+        """Select the epoch whose augmentation parameters ``ds[i]`` uses.
+
+        The epoch lives in shared memory, so a plain ``torch.utils.data.DataLoader`` over this
+        dataset sees it in every worker, persistent or not, fork or spawn: call
+        ``ds.set_epoch(e)`` before each epoch's ``for`` loop (the ``DistributedSampler``
+        habit). ``kt.make_loader`` advances the epoch by itself.
+        """
         self.epoch = int(epoch)
 
     def load_raw(self, i: int) -> torch.Tensor:  # pragma: no cover - abstract

@@ -58,9 +58,24 @@ class DirectoryIndex:
         return self.filepaths[i]
 
 
+def _warn_flat_tree(directory: str, formats: str) -> None:
+    """No class folders but images right in ``directory``: the classic wrong-folder mistake."""
+    exts = LEGACY_EXTENSIONS if formats == "legacy" else MODERN_EXTENSIONS
+    images = [n for n in sorted(os.listdir(directory)) if n.lower().endswith(exts)]
+    if images:
+        warnings.warn(
+            f"Found {len(images)} image(s) directly in {directory!r} (e.g. {images[0]!r}) but "
+            "no class sub-folders: images must sit in one sub-folder per class "
+            "(directory/<class>/<image>), so none is used. Point `directory` at the folder "
+            "above the class folders.", UserWarning, stacklevel=4,
+        )
+
+
 def _discover_classes(directory: str, formats: str) -> list[str]:
     """Sorted sub-directories of ``directory`` (§A3 legacy: hidden kept; §B2 modern: skipped)."""
     names = [n for n in sorted(os.listdir(directory)) if os.path.isdir(os.path.join(directory, n))]
+    if not names:
+        _warn_flat_tree(directory, formats)
     hidden = [n for n in names if n.startswith(".")]
     if formats == "modern":
         return [n for n in names if not n.startswith(".")]
@@ -88,10 +103,12 @@ def _check_class_names(directory: str, wanted: list[str], formats: str) -> None:
             )
         return
     for name in wanted:
-        if os.path.basename(os.path.join(directory, name)) != name:
+        if name in ("", ".", "..") or any(sep and sep in name for sep in (os.sep, os.altsep)):
             raise ValueError(
-                f"Class name {name!r} is a nested path; Keras looks classes up by the last path "
-                "component and fails with a KeyError here. Pass top-level folder names only."
+                f"Class name {name!r} is not the name of a folder inside `directory` (a nested "
+                "path, '.' or '..'): it would list files outside the class folders, and Keras "
+                "fails with a KeyError on nested names. Pass the names of sub-folders of "
+                f"{directory!r}. Received: classes={wanted!r}"
             )
 
 
