@@ -7,7 +7,18 @@ from .augment import Augment, AugmentParams
 from .datasets import BatchedDataset, KerasDirDataset, ModernDirDataset
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
-from .keras import DirectoryIterator, ImageDataGenerator, image_dataset_from_directory
+from .keras import (
+    DirectoryIterator,
+    ImageDataGenerator,
+    array_to_img,
+    image_dataset_from_directory,
+    img_to_array,
+    list_pictures,
+    load_img,
+    save_img,
+    smart_resize,
+    validate_filename,
+)
 from .loader import gather_predictions, make_loader
 from .standardize import Standardizer
 
@@ -24,8 +35,15 @@ __all__ = [
     "KerasDirDataset",
     "ModernDirDataset",
     "Standardizer",
+    "array_to_img",
     "gather_predictions",
     "image_dataset_from_directory",
+    "img_to_array",
     "index_directory",
+    "list_pictures",
+    "load_img",
     "make_loader",
+    "save_img",
+    "smart_resize",
+    "validate_filename",
 ]
