@@ -7,7 +7,30 @@ from .augment import Augment, AugmentParams
 from .datasets import KerasDirDataset, ModernDirDataset
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
-from .keras import BatchedDataset, DirectoryIterator, ImageDataGenerator, image_dataset_from_directory
+from .keras import (
+    BatchedDataset,
+    DirectoryIterator,
+    ImageDataGenerator,
+    apply_affine_transform,
+    apply_brightness_shift,
+    apply_channel_shift,
+    array_to_img,
+    flip_axis,
+    image_dataset_from_directory,
+    img_to_array,
+    list_pictures,
+    load_img,
+    random_brightness,
+    random_channel_shift,
+    random_rotation,
+    random_shear,
+    random_shift,
+    random_zoom,
+    save_img,
+    smart_resize,
+    transform_matrix_offset_center,
+    validate_filename,
+)
 from .loader import gather_predictions, make_loader
 from .standardize import Standardizer
 
@@ -24,8 +47,26 @@ __all__ = [
     "KerasDirDataset",
     "ModernDirDataset",
     "Standardizer",
+    "apply_affine_transform",
+    "apply_brightness_shift",
+    "apply_channel_shift",
+    "array_to_img",
+    "flip_axis",
     "gather_predictions",
     "image_dataset_from_directory",
+    "img_to_array",
     "index_directory",
+    "list_pictures",
+    "load_img",
     "make_loader",
+    "random_brightness",
+    "random_channel_shift",
+    "random_rotation",
+    "random_shear",
+    "random_shift",
+    "random_zoom",
+    "save_img",
+    "smart_resize",
+    "transform_matrix_offset_center",
+    "validate_filename",
 ]
