@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
@@ -82,26 +82,28 @@ def detect_format(prefix: bytes) -> str | None:
 
 
 @contextmanager
-def open_image(path: str, formats: tuple[str, ...]) -> Iterator[Image.Image]:
+def open_image(path: str | os.PathLike | BinaryIO,
+               formats: tuple[str, ...] | None) -> Iterator[Image.Image]:
     """``with open_image(path, formats) as img``: a lazily decoded PIL image.
 
     Args:
-        path: image file (must be a regular file).
-        formats: PIL format ids allowed to decode it (``LEGACY_FORMATS``/``MODERN_FORMATS``).
+        path: image file (must be a regular file), or an open binary file object.
+        formats: PIL format ids allowed to decode it (``LEGACY_FORMATS``/``MODERN_FORMATS``);
+            None lets PIL try every format it knows (Keras's ``load_img``).
 
     Raises:
         OSError: not a regular file, missing or unreadable.
         ForeignFormatError: the content is a format PIL knows that is not in ``formats``.
         PIL.UnidentifiedImageError: the content is not recognised (or is a broken file).
     """
-    with open_regular(path) as fp:
+    with nullcontext(path) if hasattr(path, "read") else open_regular(os.fspath(path)) as fp:
         try:
             img = Image.open(fp, formats=formats)
         except UnidentifiedImageError:
             fp.seek(0)
             found = detect_format(fp.read(16))
-            if found is None or found in formats:  # unknown, or a broken file of our formats
+            if found is None or formats is None or found in formats:  # unknown, or broken
                 raise
-            raise ForeignFormatError(path, found, formats) from None
+            raise ForeignFormatError(getattr(fp, "name", repr(path)), found, formats) from None
         with img:
             yield img

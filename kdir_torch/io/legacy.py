@@ -6,6 +6,8 @@ same resize filters and the same ``keep_aspect_ratio`` crop box. No EXIF rotatio
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import numpy as np
 from PIL import Image
 
@@ -72,19 +74,21 @@ def planes(img: Image.Image) -> np.ndarray:
     return out
 
 
-def load_array(path: str, color_mode: str = "rgb", target_size: tuple[int, int] | None = None,
-               interpolation: str = "nearest", keep_aspect_ratio: bool = False,
-               channels_first: bool = False) -> np.ndarray:
+def load_array(path: str | BinaryIO, color_mode: str = "rgb",
+               target_size: tuple[int, int] | None = None, interpolation: str = "nearest",
+               keep_aspect_ratio: bool = False, channels_first: bool = False,
+               formats: tuple[str, ...] | None = LEGACY_FORMATS) -> np.ndarray:
     """Decode, convert and resize one image file.
 
     Args:
-        path: a regular image file (format sniffed from content by PIL, among
-            ``LEGACY_FORMATS`` only; first frame of multi-frame files).
+        path: a regular image file or a binary file object (format sniffed from content by
+            PIL, among ``formats`` only; first frame of multi-frame files).
         color_mode: "rgb", "rgba" or "grayscale".
         target_size: ``(height, width)`` or None to keep the file's size.
         interpolation: one of nearest, bilinear, bicubic, hamming, box, lanczos.
         keep_aspect_ratio: centre-crop to the target aspect ratio before resizing.
         channels_first: return ``(C, H, W)`` instead of ``(H, W, C)``.
+        formats: PIL formats allowed to decode the file (None: any, as Keras's ``load_img``).
 
     Returns:
         ``(H, W, C)`` (or ``(C, H, W)``) array: uint8, or int32 for 16/32-bit grayscale
@@ -95,7 +99,7 @@ def load_array(path: str, color_mode: str = "rgb", target_size: tuple[int, int] 
             or content of another format (see ``files.py``).
         ValueError: bad ``interpolation`` (only when a resize is needed, as Keras).
     """
-    with open_image(path, LEGACY_FORMATS) as img:
+    with open_image(path, formats) as img:
         img = resize(convert_mode(img, color_mode), target_size, interpolation, keep_aspect_ratio)
         if channels_first and img.mode in ("RGB", "RGBA"):
             return planes(img)

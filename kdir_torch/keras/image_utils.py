@@ -122,7 +122,7 @@ def load_img(
     first = standardize_data_format(data_format) == "channels_first"
     np_dtype, torch_dtype = split_dtype(dtype)
     arr = load_array(_source(path), color_mode, target_size, interpolation, keep_aspect_ratio,
-                     channels_first=first)
+                     channels_first=first, formats=None)
     t = torch.from_numpy(arr.astype(np_dtype))
     return t if torch_dtype is None else t.to(torch_dtype)
 
