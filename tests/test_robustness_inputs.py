@@ -15,8 +15,8 @@ so order and labels can be read back from the tensors. The bad file is always po
 (``b/001.*``). Where the policy is "same as Keras", the listing or the pixels are compared with
 Keras 3 itself (``KERAS_BACKEND=torch``; skipped when keras is absent).
 
-``TestTargetBehaviour`` holds the behaviours being implemented in the loader (FIFOs, format
-confusion, class names that leave the root, images directly in the root); see its docstring.
+``TestGuards`` holds the guards kdir_torch adds on top of Keras (FIFOs, format confusion,
+class names that leave the root, images directly in the root); see its docstring.
 Every wait is bounded: anything that could block runs in a daemon thread joined with a timeout.
 """
 
@@ -827,8 +827,8 @@ MODERN_UNLISTED = [("EPS", "EPS"), ("WEBP", "WEBP"), ("ICO", "ICO"), ("PCX", "PC
                    ("SGI", "SGI"), ("TIFF", "TIFF"), ("PPM", "PPM"), ("TGA", None), ("IM", None)]
 
 
-class TestTargetBehaviour:
-    """Behaviours being implemented in the loader by another change (fail until it lands).
+class TestGuards:
+    """Guards kdir_torch adds on top of Keras (docs/robustness.md, "Guards").
 
     1. Non-regular files (a FIFO named ``x.jpg``) are never opened: ``ImageDecodeError`` at
        once (no hang), skipped under ``on_error="skip"``.
