@@ -331,3 +331,15 @@ def test_keyboard_interrupt_stops_the_workers(tree):
         w.join(10)
     assert not any(w.is_alive() for w in workers)
     assert sum(x.shape[0] for x, _ in kt.make_loader(_ds(tree), num_workers=0)) == 10
+
+
+def test_reader_threads_end_with_their_loader(tree):
+    before = threading.active_count()
+    for _ in range(5):
+        loader = kt.make_loader(_ds(tree), batch_size=4, num_workers=0, timeout=5)
+        assert sum(x.shape[0] for x, _ in loader) == 10
+    del loader
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before

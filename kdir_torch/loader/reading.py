@@ -68,6 +68,10 @@ class DeadlineReader:
     def __getstate__(self) -> dict[str, Any]:  # threads and queues stay in their process
         return {**self.__dict__, "_jobs": None, "_pid": -1}
 
+    def __del__(self) -> None:
+        if self._jobs is not None and self._pid == os.getpid():
+            self._jobs.put(None)  # the idle helper thread ends with its reader
+
     def read(self, indices: Sequence[int], stop_on_error: bool = False) -> list[Result]:
         """Results of ``load(i)`` for ``indices``, in order (exceptions as values).
 
@@ -139,9 +143,11 @@ def _read_inline(load: Callable[[int], Any], indices: Sequence[int],
 
 
 def _serve(load: Callable[[int], Any], jobs: queue.SimpleQueue) -> None:
-    """Helper thread: run jobs until one is abandoned under it."""
+    """Helper thread: run jobs until one is abandoned under it or its reader is deleted."""
     while True:
-        job: _Job = jobs.get()
+        job: _Job | None = jobs.get()
+        if job is None:  # the reader is gone
+            return
         for i in job.indices:
             try:
                 result = load(i)
