@@ -4,11 +4,12 @@ See README.md for the Keras -> kdir_torch porting table.
 """
 
 from .augment import Augment, AugmentParams
-from .datasets import KerasDirDataset, ModernDirDataset
+from .datasets import KerasDataFrameDataset, KerasDirDataset, ModernDirDataset
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
 from .keras import (
     BatchedDataset,
+    DataFrameIterator,
     DirectoryIterator,
     ImageDataGenerator,
     apply_affine_transform,
@@ -40,10 +41,12 @@ __all__ = [
     "Augment",
     "AugmentParams",
     "BatchedDataset",
+    "DataFrameIterator",
     "DirectoryIndex",
     "DirectoryIterator",
     "ImageDataGenerator",
     "ImageDecodeError",
+    "KerasDataFrameDataset",
     "KerasDirDataset",
     "ModernDirDataset",
     "Standardizer",

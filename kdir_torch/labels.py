@@ -37,6 +37,25 @@ def encode_class_mode(
     return None
 
 
+def encode_multi_hot(row: torch.Tensor, class_index: torch.Tensor, batch: int, num_classes: int,
+                     dtype: torch.dtype) -> torch.Tensor:
+    """Legacy categorical labels of multi-label rows (``flow_from_dataframe``, §A14).
+
+    Args:
+        row: ``(L,)`` integer batch position of each label.
+        class_index: ``(L,)`` integer class index of each label (same device as ``row``).
+        batch: ``B``, the number of rows (a row without labels is all zeros).
+        num_classes: width of the rows.
+        dtype: the dataset float dtype.
+
+    Returns:
+        ``(B, num_classes)`` ``dtype`` multi-hot: 1 at every ``(row[j], class_index[j])``.
+    """
+    out = torch.zeros((batch, num_classes), dtype=dtype, device=row.device)
+    out[row.long(), class_index.long()] = 1
+    return out
+
+
 def encode_label_mode(labels: torch.Tensor, label_mode: str | None, num_classes: int) -> torch.Tensor | None:
     """Modern labels for a batch (§B6).
 

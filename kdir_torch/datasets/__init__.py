@@ -1,6 +1,7 @@
-"""Datasets: legacy ``KerasDirDataset`` and the modern directory dataset."""
+"""Datasets: legacy ``KerasDirDataset`` and ``KerasDataFrameDataset``, and the modern directory dataset."""
 
+from .dataframe import KerasDataFrameDataset
 from .keras_dir import KerasDirDataset
 from .modern import ModernDirDataset
 
-__all__ = ["KerasDirDataset", "ModernDirDataset"]
+__all__ = ["KerasDataFrameDataset", "KerasDirDataset", "ModernDirDataset"]

@@ -5,6 +5,7 @@ They only compose the layers below (index, io, augment, standardize, datasets, l
 """
 
 from .batched import BatchedDataset
+from .dataframe_iterator import DataFrameIterator
 from .directory_iterator import DirectoryIterator
 from .image_data_generator import ImageDataGenerator
 from .image_utils import (
@@ -33,6 +34,7 @@ from .transforms import (
 
 __all__ = [
     "BatchedDataset",
+    "DataFrameIterator",
     "DirectoryIterator",
     "ImageDataGenerator",
     "apply_affine_transform",

@@ -276,6 +276,39 @@ class ImageDataGenerator:
             dtype=self.dtype, **{k: v for k, v in extras.items() if v is not None},
         )
 
+    def flow_from_dataframe(
+        self, dataframe: Any, directory: str | None = None, x_col: Any = "filename",
+        y_col: Any = "class", weight_col: Any = None, target_size: tuple[int, int] = (256, 256),
+        color_mode: str = "rgb", classes: Sequence[Any] | None = None,
+        class_mode: str | None = "categorical", batch_size: int = 32, shuffle: bool = True,
+        seed: int | None = None, save_to_dir: str | None = None, save_prefix: str = "",
+        save_format: str = "png", subset: str | None = None, interpolation: str = "nearest",
+        validate_filenames: bool = True, *, num_workers: int | None = None,
+        device: str | torch.device | None = None, pin_memory: bool | None = None,
+        timeout: float | None = None, on_error: str | None = None, **kwargs: Any,
+    ) -> Any:
+        """A :class:`~kdir_torch.keras.dataframe_iterator.DataFrameIterator` (KERAS_SPEC §A14).
+
+        Keras's signature and defaults (``has_ext``, ``sort``, ``drop_duplicates`` and
+        ``class_mode="other"`` give Keras's DeprecationWarnings), plus the keyword-only loader
+        options of ``flow_from_directory``. ``dataframe``: a pandas DataFrame, a CSV path or a
+        list of records.
+        """
+        from kdir_torch.keras.dataframe_iterator import DataFrameIterator, deprecated_arguments
+
+        class_mode = deprecated_arguments(kwargs, class_mode)
+        extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
+                  "timeout": timeout, "on_error": on_error}
+        return DataFrameIterator(
+            dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
+            target_size=target_size, color_mode=color_mode, classes=classes,
+            class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+            data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
+            save_format=save_format, subset=subset, interpolation=interpolation,
+            validate_filenames=validate_filenames, dtype=self.dtype,
+            **{k: v for k, v in extras.items() if v is not None},
+        )
+
     # -- batched path used by the iterator ---------------------------------------------------
     def transform_batch(
         self, x: torch.Tensor, indices: Any, *, seed: int | None = None, epoch: int = 0

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import ImageDecodeError
 from .buffers import SharedSlots
+from .prefetch import map_tensors
 from .reading import DeadlineReader, sample_path
 from .sampler import BatchRequest
 
@@ -60,7 +61,7 @@ class FetchedBatch:
 
     def pin_memory(self) -> FetchedBatch:
         """Copy with page-locked tensors (called by the DataLoader's pin-memory thread)."""
-        return replace(self, payload=tuple(t.pin_memory() for t in self.payload))
+        return replace(self, payload=map_tensors(torch.Tensor.pin_memory, self.payload))
 
 
 def _check_stackable(images: list[torch.Tensor], kept: list[int],

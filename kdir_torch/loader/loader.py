@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from .buffers import BufferPool, raw_shape
 from .fetch import BatchFetcher, FetchedBatch
-from .prefetch import DevicePrefetcher
+from .prefetch import DevicePrefetcher, map_tensors
 from .sampler import BatchPlan
 
 _STATE_KEYS = ("epoch", "batches_seen", "seed", "num_replicas", "rank", "batch_size")
@@ -186,16 +186,17 @@ class DeviceLoader:
             host = (raw.pin_memory() if pin else raw,)
         else:
             host = fb.payload
-        payload = tuple(t.to(self.device, non_blocking=nb) for t in host)
+        # payload items are tensors, or lists of them (multi_output labels): map_tensors
+        payload = map_tensors(lambda t: t.to(self.device, non_blocking=nb), tuple(host))
         if not fb.finished:  # host indices: label lookup and draws need no device sync
             out = self._pipeline.finish_batch(payload[0], indices, epoch=fb.epoch,
                                               **self._finish_kw)
             payload = out if isinstance(out, tuple) else (out,)
         if fb.slot is not None:  # the slot is reused: nothing yielded may share its memory
-            payload = tuple(t.clone() if self._slots.holds(t) else t for t in payload)
+            payload = map_tensors(lambda t: t.clone() if self._slots.holds(t) else t, payload)
         if self.channels_last:
-            payload = tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4
-                            else t for t in payload)
+            payload = map_tensors(lambda t: t.contiguous(memory_format=torch.channels_last)
+                                  if t.dim() == 4 else t, payload)
         return payload, idx, fb.batch_number
 
     def _format(self, out: tuple[torch.Tensor, ...], idx: torch.Tensor) -> Any:

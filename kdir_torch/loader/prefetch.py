@@ -27,6 +27,18 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
             yield from _tensors(item)
 
 
+def map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], obj: Any) -> Any:
+    """``obj`` with ``fn`` applied to every tensor in it: a tensor, or lists / tuples of them
+    (nested, e.g. a multi_output batch ``(x, [y1, y2], w)``); anything else as it is."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, list):
+        return [map_tensors(fn, item) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(map_tensors(fn, item) for item in obj)
+    return obj
+
+
 class DevicePrefetcher:
     """Runs ``prepare`` on each host batch, overlapped with the caller on CUDA.
 
