@@ -139,8 +139,8 @@ class DeviceLoader:
             self._release_workers(batches)
             raise
         finally:
-            self._running = False
-            self._finish_epoch(epoch, completed)
+            self._running = False  # a caller that took the last batch did finish the epoch
+            self._finish_epoch(epoch, completed or self._batches_seen >= len(self))
 
     def _release_workers(self, batches: Iterator[Any]) -> None:
         """Stop the workers now, after an error.
