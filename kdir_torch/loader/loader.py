@@ -192,9 +192,11 @@ class DeviceLoader:
                                               **self._finish_kw)
             payload = out if isinstance(out, tuple) else (out,)
         if fb.slot is not None:  # the slot is reused: nothing yielded may share its memory
-            payload = tuple(t.clone() if self._slots.holds(t) else t for t in payload)
+            payload = tuple(t.clone() if isinstance(t, torch.Tensor) and self._slots.holds(t)
+                            else t for t in payload)  # (lists: extra inputs, multi-output)
         if self.channels_last:
-            payload = tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4
+            payload = tuple(t.contiguous(memory_format=torch.channels_last)
+                            if isinstance(t, torch.Tensor) and t.dim() == 4
                             else t for t in payload)
         return payload, idx, fb.batch_number
 
