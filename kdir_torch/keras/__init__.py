@@ -4,6 +4,7 @@ and Keras's module-level image utilities (``load_img`` ...) and transforms (``ra
 They only compose the layers below (index, io, augment, standardize, datasets, loader).
 """
 
+from .array_iterator import NumpyArrayIterator
 from .batched import BatchedDataset
 from .directory_iterator import DirectoryIterator
 from .image_data_generator import ImageDataGenerator
@@ -35,6 +36,7 @@ __all__ = [
     "BatchedDataset",
     "DirectoryIterator",
     "ImageDataGenerator",
+    "NumpyArrayIterator",
     "apply_affine_transform",
     "apply_brightness_shift",
     "apply_channel_shift",
