@@ -28,6 +28,9 @@ Differences from Keras, by design:
   ``it[0], it[1], ...`` (as ``model.fit`` asks for them) come from one pass of the loader, so
   its ``num_workers`` decode ahead; any other ``it[i]`` is loaded in the calling process.
   Either way ``it[i]`` is the same batch.
+
+Keras 3: ``model.fit(it)``, ``evaluate(it)`` and ``predict(it)`` accept every
+``LoaderIterator`` (``keras_fit.py`` explains how; nothing here imports Keras).
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ import torch
 
 from kdir_torch._rng import resolve_seed
 from kdir_torch._validation import check_on_error
+from kdir_torch.keras import keras_fit
 from kdir_torch.keras.save import save_batch
 from kdir_torch.loader import CallableAugment, DeviceLoader, checks, make_loader
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["LoaderIterator", "check_loader_args", "forward_attributes"]
+
+keras_fit.install()  # Keras 3 model.fit(it) for every LoaderIterator; imports nothing
 
 
 class _GeneratorTransform:
@@ -236,6 +242,17 @@ class LoaderIterator:
                        self.dataset.data_format, (self.loader.seed, counter),
                        self.save_hash_range)
         return tuple(out) if len(out) > 1 else out[0]
+
+    # -- Keras 3 -------------------------------------------------------------------------------
+    def as_pydataset(self) -> Any:
+        """This iterator as a ``keras.utils.PyDataset`` (imports Keras 3).
+
+        ``model.fit(it)``, ``evaluate(it)`` and ``predict(it)`` call this by themselves
+        (``keras_fit.py``); call it directly where Keras's input hook is not installed
+        (a Keras without ``get_data_adapter``). Batches are this iterator's ``it[i]`` (torch tensors;
+        an ``x``-only batch as ``(x,)``) and Keras's ``on_epoch_end`` is this iterator's.
+        """
+        return keras_fit.pydataset_view(self)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={self.n}, batch_size={self.batch_size}, "
