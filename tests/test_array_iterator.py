@@ -271,6 +271,21 @@ def test_deterministic_for_0_and_2_workers(x):
     assert not all(torch.equal(p[0][0], q[0][0]) for p, q in zip(one, two))  # new epoch
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("x, workers", [(X_U8, 0), (X_U8, 1), (X_F, 1)])
+def test_device_batches_equal_cpu_batches(x, workers):
+    gen = kt.ImageDataGenerator(rotation_range=20, horizontal_flip=True, rescale=1 / 255.0)
+    kw = {"batch_size": 4, "seed": 3, "sample_weight": SW}
+    cpu = list(gen.flow((x, np.arange(N)), Y_INT, **kw))
+    gpu = list(gen.flow((x, np.arange(N)), Y_INT, device="cuda", num_workers=workers, **kw))
+    assert len(cpu) == len(gpu) == 3
+    for a, b in zip(cpu, gpu):
+        for s, t in zip(_flat(a), _flat(b)):
+            assert t.is_cuda and t.dtype == s.dtype
+            torch.testing.assert_close(t.cpu(), s, rtol=1e-5, atol=1e-5)
+
+
 # -- attributes, saving -------------------------------------------------------------------------
 def test_attributes_and_direct_construction():
     gen = kt.ImageDataGenerator(data_format="channels_first", dtype="float64")
