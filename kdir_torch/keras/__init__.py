@@ -4,6 +4,7 @@ and Keras's module-level image utilities (``load_img`` ...) and transforms (``ra
 They only compose the layers below (index, io, augment, standardize, datasets, loader).
 """
 
+from .array_iterator import NumpyArrayIterator
 from .batched import BatchedDataset
 from .dataframe_iterator import DataFrameIterator
 from .directory_iterator import DirectoryIterator
@@ -37,6 +38,7 @@ __all__ = [
     "DataFrameIterator",
     "DirectoryIterator",
     "ImageDataGenerator",
+    "NumpyArrayIterator",
     "apply_affine_transform",
     "apply_brightness_shift",
     "apply_channel_shift",

@@ -230,6 +230,33 @@ class ImageDataGenerator:
         self._standardizer.fit(x, augment=augment, rounds=rounds, seed=seed,
                                augmenter=self._augment)
 
+    def flow(
+        self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
+        sample_weight: Any = None, seed: int | None = None, save_to_dir: str | None = None,
+        save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
+        subset: str | None = None, *, num_workers: int | None = None,
+        device: str | torch.device | None = None, pin_memory: bool | None = None,
+    ) -> Any:
+        """A :class:`~kdir_torch.keras.array_iterator.NumpyArrayIterator` (KERAS_SPEC §A15).
+
+        Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
+        iterator's default, ``num_workers=0``). ``x`` is in the generator's ``data_format``
+        (numpy or tensor), optionally ``(x, misc)``; the generator's ``dtype`` is used.
+
+        Returns:
+            NumpyArrayIterator over ``x`` that augments and standardizes with ``self``.
+        """
+        from kdir_torch.keras.array_iterator import NumpyArrayIterator
+
+        extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory}
+        return NumpyArrayIterator(
+            x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
+            seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
+            save_prefix=save_prefix, save_format=save_format, subset=subset,
+            ignore_class_split=ignore_class_split, dtype=self.dtype,
+            **{k: v for k, v in extras.items() if v is not None},
+        )
+
     def flow_from_directory(
         self,
         directory: str,

@@ -24,6 +24,13 @@ Differences from Keras, by design:
   (Keras silently returns an empty or wrong slice, §A6).
 * After a batch fails (``ImageDecodeError``), the next ``next(it)`` goes on with the batch
   after it, as Keras.
+* Batches are loaded under the iterator's lock, by the loader: ``next(it)`` and in-order
+  ``it[0], it[1], ...`` (as ``model.fit`` asks for them) come from one pass of the loader, so
+  its ``num_workers`` decode ahead; any other ``it[i]`` is loaded in the calling process.
+  Either way ``it[i]`` is the same batch.
+
+Keras 3: ``model.fit(it)``, ``evaluate(it)`` and ``predict(it)`` accept every
+``LoaderIterator`` (``keras_fit.py`` explains how; nothing here imports Keras).
 """
 
 from __future__ import annotations
@@ -37,11 +44,14 @@ import torch
 
 from kdir_torch._rng import resolve_seed
 from kdir_torch._validation import check_on_error
+from kdir_torch.keras import keras_fit
 from kdir_torch.keras.save import save_batch
 from kdir_torch.loader import CallableAugment, DeviceLoader, checks, make_loader
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["LoaderIterator", "check_loader_args", "forward_attributes"]
+
+keras_fit.install()  # Keras 3 model.fit(it) for every LoaderIterator; imports nothing
 
 
 class _GeneratorTransform:
@@ -66,6 +76,32 @@ def check_loader_args(batch_size: Any, shuffle: Any, seed: Any, num_workers: Any
     check_on_error(on_error)
 
 
+def _empty_batch(loader: DeviceLoader) -> tuple[torch.Tensor, ...]:
+    return (*loader.empty_batch(), torch.empty(0, dtype=torch.int64))
+
+
+def _numbered(loader: DeviceLoader, epoch: int, start: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Batches ``start, start + 1, ...`` of ``epoch`` (with indices) from one loader pass.
+
+    A batch the loader leaves out (all its samples skipped under ``on_error="skip"``) comes
+    out empty, so positions stay those of ``it[i]``. (A function, not a method: a generator
+    holding the iterator would put it in a reference cycle, and a pool of workers collected
+    by the cyclic GC shuts down slowly.)
+    """
+    state = loader.state_dict()
+    state.update(epoch=epoch, batches_seen=start)
+    loader.load_state_dict(state)
+    expected = start
+    for batch in loader:
+        number = loader.state_dict()["batches_seen"] - 1
+        for _ in range(expected, number):
+            yield _empty_batch(loader)
+        yield batch
+        expected = number + 1
+    for _ in range(expected, len(loader)):
+        yield _empty_batch(loader)
+
+
 class LoaderIterator:
     """Keras's ``Iterator`` protocol (§A6) over ``dataset``, augmented by a generator.
 
@@ -80,6 +116,8 @@ class LoaderIterator:
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
         timeout: seconds one sample read may take, any ``num_workers`` (0 = no limit).
     """
+
+    save_hash_range = 10**7  # ``save_to_dir`` file-name hashes (Keras: 1e7; arrays: 1e4)
 
     def __init__(
         self, dataset: Any, image_data_generator: Any, batch_size: int = 32,
@@ -102,7 +140,9 @@ class LoaderIterator:
         self.index_array: np.ndarray | None = None
         self.epoch = -1
         self.lock = threading.Lock()
-        self._live: Iterator[Any] | None = None
+        self._live: Iterator[Any] | None = None  # a pass of the loader over ``self.epoch``
+        self._live_at: tuple[int, int] | None = None  # (epoch, batch) it yields next
+        self._last_item: tuple[int, int] | None = None  # (epoch, idx) of the last ``it[idx]``
 
     @property
     def sample_weight(self) -> Any:
@@ -144,24 +184,21 @@ class LoaderIterator:
                 self._set_index_array()
             counter = self.total_batches_seen
             self.total_batches_seen += 1
-        return self._deliver(self.loader.get_batch(idx, self.epoch), counter)
+            in_order = idx == 0 or self._last_item == (self.epoch, idx - 1)
+            self._last_item = (self.epoch, idx)
+            batch = self._batch(idx, stream=in_order and self.loader.num_workers > 0)
+        return self._deliver(batch, counter)
 
     def __next__(self) -> Any:
         """Next batch of the infinite stream (§A6 generator protocol)."""
         with self.lock:
             if self.batch_index == 0:
                 self._set_index_array()
-            if self._live is None and self.n:
-                self._live = self._restart(self.batch_index)
             number = self.batch_index
             self.batch_index = number + 1 if (number + 1) * self.batch_size < self.n else 0
             counter = self.total_batches_seen
             self.total_batches_seen += 1
-            try:
-                batch = next(self._live) if self.n else self._empty()
-            except Exception:  # a failed batch ends the loader's pass: the next call resumes
-                self._live = None  # at ``batch_index``, the batch after it (as Keras)
-                raise
+            batch = self._batch(number, stream=True) if self.n else self._empty()
         return self._deliver(batch, counter)
 
     def __iter__(self) -> Iterator[Any]:
@@ -170,23 +207,52 @@ class LoaderIterator:
         for _ in range(len(self)):
             yield next(self)
 
-    def _restart(self, start: int) -> Iterator[Any]:
-        """The loader's iterator over ``self.epoch`` from batch ``start``."""
-        state = self.loader.state_dict()
-        state.update(epoch=self.epoch, batches_seen=start)
-        self.loader.load_state_dict(state)
-        return iter(self.loader)
+    def _batch(self, number: int, stream: bool) -> tuple[torch.Tensor, ...]:
+        """Batch ``number`` of ``self.epoch`` with its indices (the caller holds the lock).
+
+        From the loader's running pass when it is at ``number``; else from a new pass started
+        there (``stream``) or loaded in this process. A failed batch ends the pass: the next
+        call starts another at the batch it asks for (``next(it)``: the one after, as Keras).
+        """
+        if self._live is None or self._live_at != (self.epoch, number):
+            if not stream:
+                return self.loader.get_batch(number, self.epoch)
+            self._live = None  # ends the old pass before the loader starts the new one
+            self._live = _numbered(self.loader, self.epoch, number)
+        try:
+            batch = next(self._live)
+        except Exception:
+            self._live = None
+            raise
+        self._live_at = (self.epoch, number + 1)
+        if number + 1 == len(self):  # end the pass with its epoch: the loader is free, and
+            live, self._live = self._live, None  # reports skipped files now, not when collected
+            next(live, None)
+        return batch
 
     def _empty(self) -> tuple[torch.Tensor, ...]:
-        return (*self.loader.empty_batch(), torch.empty(0, dtype=torch.int64))
+        return _empty_batch(self.loader)
 
-    def _deliver(self, batch: tuple[torch.Tensor, ...], counter: int) -> Any:
+    def _deliver(self, batch: tuple[Any, ...], counter: int) -> Any:
         """Save if asked (§A13), then drop the indices: ``(x, y)``, ``(x, y, w)`` or ``x``."""
         *out, indices = batch
         if self.save_to_dir:
-            save_batch(out[0], indices, self.save_to_dir, self.save_prefix, self.save_format,
-                       self.dataset.data_format, (self.loader.seed, counter))
+            images = out[0][0] if isinstance(out[0], list) else out[0]  # [x, *misc] (§A15)
+            save_batch(images, indices, self.save_to_dir, self.save_prefix, self.save_format,
+                       self.dataset.data_format, (self.loader.seed, counter),
+                       self.save_hash_range)
         return tuple(out) if len(out) > 1 else out[0]
+
+    # -- Keras 3 -------------------------------------------------------------------------------
+    def as_pydataset(self) -> Any:
+        """This iterator as a ``keras.utils.PyDataset`` (imports Keras 3).
+
+        ``model.fit(it)``, ``evaluate(it)`` and ``predict(it)`` call this by themselves
+        (``keras_fit.py``); call it directly where Keras's input hook is not installed
+        (a Keras without ``get_data_adapter``). Batches are this iterator's ``it[i]`` (torch tensors;
+        an ``x``-only batch as ``(x,)``) and Keras's ``on_epoch_end`` is this iterator's.
+        """
+        return keras_fit.pydataset_view(self)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={self.n}, batch_size={self.batch_size}, "

@@ -3,7 +3,8 @@
 Each image is converted like Keras's ``array_to_img(x, data_format, scale=True)`` (per-image
 min-max to 0..255 in float32, uint8 truncation) and saved as
 ``{save_prefix}_{index}_{hash}.{save_format}``, with PIL picking the format from the
-extension. ``hash`` is an integer in ``[0, 10**7)`` as in Keras, but drawn from
+extension. ``hash`` is an integer in ``[0, 10**7)`` as in Keras (``[0, 10**4)`` for
+``NumpyArrayIterator``, also as in Keras), but drawn from
 ``kdir_torch._rng`` (a function of the seed, a counter and the sample index) instead of
 numpy's global RNG, so saving never perturbs any other random stream.
 """
@@ -60,13 +61,15 @@ def batch_to_uint8(x: torch.Tensor, data_format: str) -> np.ndarray:
     return (x * 255).to(torch.uint8).numpy()
 
 
-def file_hashes(indices: Any, seed_counter: int | Sequence[int] | None) -> np.ndarray:
-    """The ``hash`` part of the file names: ints in ``[0, 10**7)``, one per sample.
+def file_hashes(indices: Any, seed_counter: int | Sequence[int] | None,
+                hash_range: int = _HASH_RANGE) -> np.ndarray:
+    """The ``hash`` part of the file names: ints in ``[0, hash_range)``, one per sample.
 
     Args:
         indices: ``(B,)`` dataset indices.
         seed_counter: ``(seed, counter)`` (e.g. the iterator's seed and batches seen), a bare
             ``seed`` (counter 0), or None for fresh OS entropy.
+        hash_range: exclusive upper bound (Keras: ``10**7``, ``10**4`` for arrays).
 
     Returns:
         int64 numpy array ``(B,)``.
@@ -86,7 +89,7 @@ def file_hashes(indices: Any, seed_counter: int | Sequence[int] | None) -> np.nd
             f"Received: seed_counter={seed_counter!r}"
         )
     u = uniforms(derive_seed(seed, _SAVE_TAG), counter, np.asarray(indices, dtype=np.int64), 0)
-    return np.floor(u * _HASH_RANGE).astype(np.int64)
+    return np.floor(u * hash_range).astype(np.int64)
 
 
 def save_batch(
@@ -97,6 +100,7 @@ def save_batch(
     save_format: str = "png",
     data_format: str = "channels_first",
     seed_counter: int | Sequence[int] | None = None,
+    hash_range: int = _HASH_RANGE,
 ) -> list[str]:
     """Save every image of a batch the way Keras's ``save_to_dir`` does (KERAS_SPEC §A13).
 
@@ -108,7 +112,7 @@ def save_batch(
         save_prefix: file-name prefix (Keras's default "" gives ``_{index}_{hash}.png``).
         save_format: extension; PIL derives the format from it ("png", "jpeg", "jpg", ...).
         data_format: layout of ``x``.
-        seed_counter: see :func:`file_hashes`.
+        seed_counter, hash_range: see :func:`file_hashes`.
 
     Returns:
         The paths written, in batch order.
@@ -131,7 +135,7 @@ def save_batch(
             f"Received: {index_array.shape[0]} indices for a batch of {x.shape[0]}"
         )
     pixels = batch_to_uint8(x, data_format)
-    hashes = file_hashes(index_array, seed_counter)
+    hashes = file_hashes(index_array, seed_counter, hash_range)
     paths = []
     for img, j, h in zip(pixels, index_array, hashes, strict=True):
         path = os.path.join(directory, f"{save_prefix}_{int(j)}_{int(h)}.{save_format}")

@@ -129,9 +129,12 @@ def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,
     Only with persistent workers: a non-persistent ``DataLoader`` iterator that is abandoned
     but still referenced keeps its workers running, and they would write into the slots of the
     next iteration. Any target: a CUDA one copies each slot out synchronously (``loader.py``).
+    Only for uint8 samples: a dataset whose ``raw_dtype`` is another (in-memory float
+    arrays) stacks its batches in fresh shared memory instead.
     """
     shape = raw_shape(dataset)
-    if shape is None or on_worker or not options["persistent_workers"]:
+    if shape is None or on_worker or not options["persistent_workers"] \
+            or getattr(dataset, "raw_dtype", torch.uint8) != torch.uint8:
         return None
     in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]
     return SharedSlots(in_flight + 1, batch_size, shape,
