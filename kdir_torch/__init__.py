@@ -4,7 +4,14 @@ See README.md for the Keras -> kdir_torch porting table.
 """
 
 from .augment import Augment, AugmentParams
-from .datasets import KerasDirDataset, ModernDirDataset
+from .datasets import (
+    KerasDirDataset,
+    ModernDirDataset,
+    class_weights,
+    concat,
+    load_class_indices,
+    split,
+)
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
 from .keras import (
@@ -51,12 +58,15 @@ __all__ = [
     "apply_brightness_shift",
     "apply_channel_shift",
     "array_to_img",
+    "class_weights",
+    "concat",
     "flip_axis",
     "gather_predictions",
     "image_dataset_from_directory",
     "img_to_array",
     "index_directory",
     "list_pictures",
+    "load_class_indices",
     "load_img",
     "make_loader",
     "random_brightness",
@@ -67,6 +77,7 @@ __all__ = [
     "random_zoom",
     "save_img",
     "smart_resize",
+    "split",
     "transform_matrix_offset_center",
     "validate_filename",
 ]
