@@ -38,7 +38,7 @@ from .keras import (
     transform_matrix_offset_center,
     validate_filename,
 )
-from .loader import gather_predictions, make_loader
+from .loader import gather_predictions, make_loader, predict
 from .standardize import Standardizer
 
 __version__ = "0.1.0"
@@ -69,6 +69,7 @@ __all__ = [
     "load_class_indices",
     "load_img",
     "make_loader",
+    "predict",
     "random_brightness",
     "random_channel_shift",
     "random_rotation",
