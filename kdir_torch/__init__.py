@@ -4,7 +4,15 @@ See README.md for the Keras -> kdir_torch porting table.
 """
 
 from .augment import Augment, AugmentParams
-from .datasets import KerasDataFrameDataset, KerasDirDataset, ModernDirDataset
+from .datasets import (
+    KerasDataFrameDataset,
+    KerasDirDataset,
+    ModernDirDataset,
+    class_weights,
+    concat,
+    load_class_indices,
+    split,
+)
 from .errors import ImageDecodeError
 from .index import DirectoryIndex, index_directory
 from .keras import (
@@ -33,7 +41,7 @@ from .keras import (
     transform_matrix_offset_center,
     validate_filename,
 )
-from .loader import gather_predictions, make_loader
+from .loader import gather_predictions, make_loader, predict
 from .standardize import Standardizer
 
 __version__ = "0.1.0"
@@ -56,14 +64,18 @@ __all__ = [
     "apply_brightness_shift",
     "apply_channel_shift",
     "array_to_img",
+    "class_weights",
+    "concat",
     "flip_axis",
     "gather_predictions",
     "image_dataset_from_directory",
     "img_to_array",
     "index_directory",
     "list_pictures",
+    "load_class_indices",
     "load_img",
     "make_loader",
+    "predict",
     "random_brightness",
     "random_channel_shift",
     "random_rotation",
@@ -72,6 +84,7 @@ __all__ = [
     "random_zoom",
     "save_img",
     "smart_resize",
+    "split",
     "transform_matrix_offset_center",
     "validate_filename",
 ]

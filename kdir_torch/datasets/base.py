@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .classmap import ClassMapMixin
+
 
 def convert(raw: torch.Tensor, dtype: torch.dtype,
             empty: Callable[..., torch.Tensor] = torch.empty) -> torch.Tensor:
@@ -56,11 +58,12 @@ def shared_cell() -> torch.Tensor:
         return _cells["block"][k:k + 1]
 
 
-class DirDataset(Dataset):
+class DirDataset(ClassMapMixin, Dataset):
     """Base class: augmentation, layout, standardization and ``__getitem__`` for subclasses.
 
     Subclasses set ``augment``, ``standardize``, ``seed``, ``data_format`` and implement
     ``load_raw``, ``_to_float`` (dtype conversion before augmentation) and ``_labels``.
+    ``ClassMapMixin`` adds ``decode_predictions`` and ``save_class_indices``.
     """
 
     augment: Any = None

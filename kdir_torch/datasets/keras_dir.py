@@ -12,6 +12,7 @@ import torch
 from .. import _validation as v
 from ..errors import ImageDecodeError
 from ..index import DirectoryIndex, StringTable, index_directory
+from ..index.roots import index_roots
 from ..io import PIL_FILTERS, load_array
 from ..labels import encode_class_mode
 from .base import DirDataset, convert
@@ -27,6 +28,10 @@ class KerasDirDataset(DirDataset):
 
     Args:
         directory: root folder; every sub-folder is a class (hidden ones too, with a warning).
+            A list of roots makes one dataset of them all (``kdir_torch.index.roots``):
+            classes merged by name (sorted union unless ``classes``), labels remapped,
+            ``filepaths`` absolute, ``filenames`` ``<root>/<class>/<file>`` relative to
+            ``directory``, the common parent folder of the roots.
         target_size: ``(height, width)``; None keeps each file's size.
         color_mode: "rgb", "rgba" or "grayscale".
         classes: explicit class names, kept in the given order.
@@ -49,7 +54,7 @@ class KerasDirDataset(DirDataset):
 
     def __init__(
         self,
-        directory: str | os.PathLike,
+        directory: str | os.PathLike | list[str | os.PathLike],
         target_size: tuple[int, int] | None = (256, 256),
         color_mode: str = "rgb",
         classes: Iterable[str] | None = None,
@@ -87,7 +92,8 @@ class KerasDirDataset(DirDataset):
         hw = self.target_size or (None, None)
         self.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
         self.augment, self.standardize, self.seed, self.epoch = augment, standardize, seed, 0
-        self.index: DirectoryIndex = index_directory(
+        self.index: DirectoryIndex = (
+            index_roots if isinstance(directory, (list, tuple)) else index_directory)(
             directory, classes, v.check_bool("follow_links", follow_links), "legacy",
             split=self.split,
         )
@@ -103,7 +109,8 @@ class KerasDirDataset(DirDataset):
 
     @property
     def filenames(self) -> StringTable:
-        """Relative file names, ``class/sub/file.png`` (a sequence of ``str``)."""
+        """Relative file names, ``class/sub/file.png`` (a sequence of ``str``); for several
+        roots ``root/class/sub/file.png``, relative to ``directory`` (no two alike)."""
         return self.index.filenames
 
     @property

@@ -118,7 +118,8 @@ def index_files(directory: str | os.PathLike, labels: Any = "inferred",
     """Keras's ``index_directory`` for ``image_dataset_from_directory`` (§B2–§B4).
 
     Args:
-        directory: root folder, kept as given in every path.
+        directory: root folder, kept as given in every path; or a list of roots (see
+            ``modern_roots.py``: classes merged by name, absolute paths).
         labels: "inferred", None, or an explicit list/tuple of labels (one per file, in the
             sorted listing order of the whole tree).
         class_names: explicit class sub-folders (subset, order kept), only with "inferred".
@@ -134,11 +135,13 @@ def index_files(directory: str | os.PathLike, labels: Any = "inferred",
         FileNotFoundError: missing root (inferred labels).
         ValueError: Keras's class-name and label-count errors (§B9).
     """
-    directory = os.fspath(directory)
-    if isinstance(labels, str) and labels == "inferred":
-        files = _inferred(directory, class_names, follow_links)
+    if isinstance(directory, (list, tuple)):  # several roots: classes merged by name
+        from .modern_roots import root_files
+        files = root_files(directory, labels, class_names, follow_links)
+    elif isinstance(labels, str) and labels == "inferred":
+        files = _inferred(os.fspath(directory), class_names, follow_links)
     else:
-        files = _from_root(directory, labels, class_names, follow_links)
+        files = _from_root(os.fspath(directory), labels, class_names, follow_links)
     if verbose:
         if files.class_names is None:
             print(f"Found {len(files)} files.")

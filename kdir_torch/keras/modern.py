@@ -165,7 +165,8 @@ def image_dataset_from_directory(
     """Images of a directory tree as Keras 3's ``image_dataset_from_directory`` gives them.
 
     Args:
-        directory: root folder (kept as given in ``file_paths``).
+        directory: root folder (kept as given in ``file_paths``), or a list of roots: classes
+            merged by name, absolute paths (``kdir_torch.datasets.modern_roots``).
         labels: "inferred" (sub-folder = class), None (images only, whole tree from the
             root), or a list/tuple of numeric labels, one per file of the whole tree in sorted
             listing order.

@@ -6,6 +6,7 @@ from .distributed import gather_predictions
 from .factory import make_loader
 from .loader import DeviceLoader
 from .pipeline import CallableAugment
+from .predict import predict
 from .sampler import BatchPlan, BatchRequest, SeededSampler
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "SeededSampler",
     "gather_predictions",
     "make_loader",
+    "predict",
 ]

@@ -10,13 +10,15 @@ from torch.utils.data import DataLoader
 
 from .._rng import torch_generator
 from .._validation import check_on_error
+from ..datasets.subsets import as_dataset
 from . import checks
 from .distributed import world
 from .buffers import SharedSlots, raw_shape
 from .fetch import BatchFetcher, no_collate, worker_init
 from .loader import DeviceLoader
+from .orders import epoch_sampler
 from .pipeline import pipeline_dataset
-from .sampler import BatchPlan, SeededSampler
+from .sampler import BatchPlan
 
 DEFAULT_TIMEOUT = 300.0
 _BASE_SEED_TAG = 0xDA7A  # counter separating the DataLoader's worker base seed from the order
@@ -42,6 +44,9 @@ def make_loader(
     timeout: float = DEFAULT_TIMEOUT,
     return_indices: bool = False,
     on_error: str | None = None,
+    sampler: Any = None,
+    max_per_class: int | None = None,
+    balance: str | None = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -54,12 +59,16 @@ def make_loader(
     See ``DeviceLoader`` for the epoch rule, ``state_dict`` and the ``on_error="skip"`` policy,
     ``sampler.py`` for the distributed padding policy, ``buffers.py`` for the memory the
     loader reuses between batches (batches the caller keeps are never overwritten) and
-    ``reading.py`` for the read deadline. An ``Augment`` (or callable) built without a seed,
+    ``reading.py`` for the read deadline, ``balanced.py`` / ``user_sampler.py`` for balanced
+    epochs and custom samplers. An ``Augment`` (or callable) built without a seed,
     on a dataset without one, draws from the loader's ``seed``: one ``seed=`` makes the whole
     run reproducible.
 
     Args:
-        dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``).
+        dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``), a part
+            from ``kt.split``, or a ``torch.utils.data.Subset`` of one (sliced like a split
+            part, so uint8 transport and device-side finishing stay; ``loader.dataset`` is
+            that part).
         batch_size: samples per batch.
         shuffle: reshuffle every epoch.
         num_workers: decoding processes; None = available cores (``sched_getaffinity``), max 8.
@@ -82,6 +91,13 @@ def make_loader(
         return_indices: yield the ``(B,)`` int64 dataset indices as an extra last item.
         on_error: "raise" or "skip" a sample that cannot be read; None = the dataset's
             ``on_error`` ("raise" when it has none).
+        sampler: a torch ``Sampler`` (e.g. ``WeightedRandomSampler``) or sized iterable of
+            indices giving each epoch's order, drawn from ``(seed, epoch)`` in the main
+            process (``user_sampler.py``); ``shuffle`` is then ignored.
+        max_per_class: at most this many samples of each class per epoch, redrawn every
+            epoch (``balanced.py``).
+        balance: "oversample" (every class up to the largest, or to ``max_per_class``) or
+            "undersample" (every class down to the smallest) for fully balanced epochs.
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -92,6 +108,7 @@ def make_loader(
         TypeError: an argument of the wrong type, or a dataset without the protocol.
         ValueError: an argument with a bad value (see ``loader/checks.py``).
     """
+    dataset = as_dataset(dataset)
     checks.check_dataset(dataset)
     batch_size = checks.check_int("batch_size", batch_size, 1)
     for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
@@ -105,8 +122,8 @@ def make_loader(
     policy = None if on_error is None else check_on_error(on_error)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
-    sampler = SeededSampler(len(dataset), shuffle=shuffle, seed=seed,
-                            num_replicas=replicas, rank=rank)
+    sampler = epoch_sampler(dataset, sampler, shuffle=shuffle, seed=seed, num_replicas=replicas,
+                            rank=rank, max_per_class=max_per_class, balance=balance)
     pipeline, seeds_augment = pipeline_dataset(dataset, augment, standardize, sampler.seed)
     plan = BatchPlan(sampler, batch_size, drop_last)
     dataloader = DataLoader(

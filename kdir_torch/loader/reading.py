@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import ImageDecodeError
 
 Result = Any  # the value of load(i), or the exception it raised
+_HELPER_EXIT_WAIT = 5.0  # seconds a deleted reader waits for its idle helper to end
 
 
 def sample_path(dataset: Any, i: int) -> str:
@@ -64,13 +65,20 @@ class DeadlineReader:
         self.load, self.timeout, self.describe = load, float(timeout), describe
         self._jobs: queue.SimpleQueue | None = None
         self._pid = -1
+        self._helper: threading.Thread | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # threads and queues stay in their process
-        return {**self.__dict__, "_jobs": None, "_pid": -1}
+        return {**self.__dict__, "_jobs": None, "_pid": -1, "_helper": None}
 
     def __del__(self) -> None:
         if self._jobs is not None and self._pid == os.getpid():
             self._jobs.put(None)  # the idle helper thread ends with its reader
+            # ... and is waited for: a daemon thread still on its way out when the interpreter
+            # starts finalizing is killed mid-exit, which aborts the process ("terminate
+            # called without an active exception", exit code 134)
+            helper = self._helper
+            if helper is not None and helper is not threading.current_thread():
+                helper.join(_HELPER_EXIT_WAIT)
 
     def read(self, indices: Sequence[int], stop_on_error: bool = False) -> list[Result]:
         """Results of ``load(i)`` for ``indices``, in order (exceptions as values).
@@ -107,8 +115,9 @@ class DeadlineReader:
 
     def _start_helper(self) -> None:
         self._jobs, self._pid = queue.SimpleQueue(), os.getpid()
-        threading.Thread(target=_serve, args=(self.load, self._jobs), daemon=True,
-                         name="kdir_torch-reader").start()
+        self._helper = threading.Thread(target=_serve, args=(self.load, self._jobs),
+                                        daemon=True, name="kdir_torch-reader")
+        self._helper.start()
 
     def _wait(self, job: _Job) -> int | None:
         """Wait for ``job``; the index whose read passed the deadline, or None when done."""
