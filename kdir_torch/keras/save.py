@@ -66,7 +66,7 @@ def file_hashes(indices: Any, seed_counter: int | Sequence[int] | None) -> np.nd
     Args:
         indices: ``(B,)`` dataset indices.
         seed_counter: ``(seed, counter)`` (e.g. the iterator's seed and batches seen), a bare
-            ``seed`` (counter 0), or None for fresh OS entropy.
+            ``seed`` (counter 0), or None for a seed drawn from torch's default generator.
 
     Returns:
         int64 numpy array ``(B,)``.
