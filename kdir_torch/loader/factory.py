@@ -15,7 +15,7 @@ from .distributed import world
 from .buffers import SharedSlots, raw_shape
 from .fetch import BatchFetcher, no_collate, worker_init
 from .loader import DeviceLoader
-from .pipeline import pipeline_dataset
+from .pipeline import pipeline_dataset, worker_view
 from .sampler import BatchPlan, SeededSampler
 
 DEFAULT_TIMEOUT = 300.0
@@ -42,6 +42,7 @@ def make_loader(
     timeout: float = DEFAULT_TIMEOUT,
     return_indices: bool = False,
     on_error: str | None = None,
+    multiprocessing_context: Any = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -56,11 +57,23 @@ def make_loader(
     loader reuses between batches (batches the caller keeps are never overwritten) and
     ``reading.py`` for the read deadline. An ``Augment`` (or callable) built without a seed,
     on a dataset without one, draws from the loader's ``seed``: one ``seed=`` makes the whole
-    run reproducible.
+    run reproducible (and ``seed=None`` draws it from torch's default generator, so
+    ``torch.manual_seed`` does too).
+
+    Callables that run only in this process (``standardize``, and ``augment`` unless
+    ``augment_on="worker"``) are never pickled to the workers, so lambdas work under the
+    ``spawn`` and ``forkserver`` start methods. A dataset with ``transform`` /
+    ``target_transform`` is finished in the workers (float batches travel, as with
+    ``augment_on="worker"``): each sample gets the transforms after ``augment`` and
+    ``standardize``, exactly as ``dataset[i]``; such callables must pickle under spawn (as
+    with a plain ``DataLoader``), and random ones drawing from torch's global RNG are
+    reproducible for a given ``seed`` and ``num_workers`` only (workers are seeded by the
+    DataLoader from the loader's ``seed``).
 
     Args:
         dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``).
-        batch_size: samples per batch.
+        batch_size: samples per batch; 0 only for an empty dataset (0 batches per epoch, as
+            Keras takes ``batch_size=0`` on an empty directory), else a ValueError.
         shuffle: reshuffle every epoch.
         num_workers: decoding processes; None = available cores (``sched_getaffinity``), max 8.
         pin_memory: page-locked host batches; None = only when ``device`` is CUDA.
@@ -68,7 +81,8 @@ def make_loader(
         augment: overrides ``dataset.augment``: an ``Augment`` or a callable
             ``fn(x, indices, *, epoch, seed)`` on ``(B, C, H, W)`` float batches.
         seed: shuffle seed, and the augmentation seed of an unseeded ``Augment``; None draws
-            a fresh one per loader (never global RNG state).
+            one per loader from torch's default generator (as ``DataLoader``;
+            ``torch.manual_seed`` makes it reproducible; numpy's state is never used).
         drop_last: drop the last partial batch.
         persistent_workers: keep workers between epochs; None = ``num_workers > 0``.
         prefetch_factor: batches each worker loads ahead (None = PyTorch's default, 2).
@@ -82,6 +96,8 @@ def make_loader(
         return_indices: yield the ``(B,)`` int64 dataset indices as an extra last item.
         on_error: "raise" or "skip" a sample that cannot be read; None = the dataset's
             ``on_error`` ("raise" when it has none).
+        multiprocessing_context: the workers' start method, as ``DataLoader``'s (None: the
+            platform default; "spawn", "forkserver", "fork" or a context object).
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -93,7 +109,7 @@ def make_loader(
         ValueError: an argument with a bad value (see ``loader/checks.py``).
     """
     checks.check_dataset(dataset)
-    batch_size = checks.check_int("batch_size", batch_size, 1)
+    batch_size = checks.check_batch_size(batch_size, len(dataset))
     for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
                        ("channels_last", channels_last), ("return_indices", return_indices)):
         checks.check_bool(name, flag)
@@ -101,7 +117,8 @@ def make_loader(
     options = checks.dataloader_options(num_workers, pin_memory, dev, persistent_workers,
                                         prefetch_factor, timeout)
     read_timeout = options.pop("timeout")
-    on_worker = checks.check_augment_on(augment_on) == "worker"
+    on_worker = checks.check_augment_on(augment_on) == "worker" \
+        or bool(getattr(dataset, "has_transforms", False))
     policy = None if on_error is None else check_on_error(on_error)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
@@ -109,8 +126,10 @@ def make_loader(
                             num_replicas=replicas, rank=rank)
     pipeline, seeds_augment = pipeline_dataset(dataset, augment, standardize, sampler.seed)
     plan = BatchPlan(sampler, batch_size, drop_last)
+    if multiprocessing_context is not None:  # DataLoader checks it (and num_workers > 0)
+        options["multiprocessing_context"] = multiprocessing_context
     dataloader = DataLoader(
-        BatchFetcher(pipeline, finish_in_worker=on_worker,
+        BatchFetcher(worker_view(pipeline, on_worker), finish_in_worker=on_worker,
                      slots=_shared_slots(dataset, batch_size, on_worker, options),
                      on_error=policy, timeout=read_timeout),
         batch_size=None, sampler=plan,
@@ -131,7 +150,7 @@ def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,
     next iteration. Any target: a CUDA one copies each slot out synchronously (``loader.py``).
     """
     shape = raw_shape(dataset)
-    if shape is None or on_worker or not options["persistent_workers"]:
+    if shape is None or on_worker or not options["persistent_workers"] or batch_size == 0:
         return None
     in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]
     return SharedSlots(in_flight + 1, batch_size, shape,
