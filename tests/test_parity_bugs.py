@@ -227,3 +227,38 @@ def test_batch_size_zero_with_samples_is_refused(one_image_tree):
     for bad, exc in ((-1, ValueError), (False, TypeError), (1.5, TypeError)):
         with pytest.raises(exc, match="batch_size"):
             ours_flow(one_image_tree, batch_size=bad)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_integer_position_search_finds_every_integer_position(mode):
+    """The candidate search (sorted fractional parts) misses no pixel whose float64 source
+    coordinate (scipy's order) is an integer on both axes (nearest: on one axis, the other
+    clamped to an edge), over random integral, rational and rotated matrices and sizes."""
+    from kdir_torch.augment import _bilinear
+
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(60):
+        b, h, w = (int(v) for v in rng.integers(1, [5, 20, 20], endpoint=True))
+        m = np.tile(np.eye(3), (b, 1, 1))
+        for i in range(b):
+            t, z = rng.uniform(-3, 3), rng.choice([1.0, 0.5, rng.uniform(0.5, 2)])
+            m[i, :2, :2] = rng.choice([rng.integers(-2, 3, (2, 2)),
+                                       rng.choice([0.5, -0.25, 1.0, 0.0], (2, 2)),
+                                       [[np.cos(t) * z, -np.sin(t)], [np.sin(t), np.cos(t) * z]]])
+            m[i, :2, 2] = rng.choice([rng.integers(-5, 6), rng.uniform(-5, 5), (h - 1) / 2,
+                                      0.5 * rng.integers(-9, 9)], 2)
+        skip = _bilinear.integral_matrices(m)
+        got = set(zip(*(t.tolist() for t in _bilinear.exact_pixels(m, h, w, mode, skip)[:3])))
+        rows, cols = _sampling.source_coords(torch.from_numpy(m), h, w)
+        raw = [(rows == rows.floor()) | (h <= 1), (cols == cols.floor()) | (w <= 1)]
+        mrows, mcols = _sampling.map_axis(rows, h, mode)[0], _sampling.map_axis(cols, w, mode)[0]
+        want = (mrows == mrows.floor()) & (mcols == mcols.floor())
+        want &= ~torch.from_numpy(skip)[:, None, None]
+        want &= (raw[0] | raw[1]) if mode == "nearest" else (raw[0] & raw[1])
+        if mode == "constant":
+            want &= (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
+        truth = set(map(tuple, want.nonzero().tolist()))
+        assert truth <= got, sorted(truth - got)[:5]
+        found += len(truth)
+    assert found > 100  # the matrices do produce integer positions

@@ -12,7 +12,8 @@ exactly, without a dense pass over the batch in the common case:
 * For any other sample an axis coordinate is ``R[r] + P[c]`` (``R = a2 + r*a0``,
   ``P = c*a1``, scipy's float64 operation order); it can be an integer only where the
   fractional parts of ``R`` and ``P`` add up to an integer. Sorting ``frac(P)`` and
-  binary-searching ``-frac(R)`` finds every candidate pixel in ``O(B·h·log w)``; candidates
+  binary-searching ``-frac(R)`` finds every candidate pixel in ``O(B·h·log w)`` (numpy, on
+  the CPU, from the matrices alone: no thread-pool round trips per batch); candidates
   are then checked exactly with the coordinates recomputed in scipy's order and mapped per
   fill mode (``nearest`` makes an out-of-range coordinate the edge, an integer), and the
   pixels that pass are overwritten with their input pixel. When there are very many
@@ -24,68 +25,81 @@ Everything is batched tensor work on the input's device; no Python loop over pix
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from kdir_torch.augment._sampling import (
-    _both, _direct_grid, _fill, _mapped_grid, map_axis, source_coords,
+    _both,
+    _direct_grid,
+    _fill,
+    _mapped_grid,
+    map_axis,
+    source_coords,
 )
 
 _DENSE_FRACTION = 16  # more candidates than pixels / 16: test every pixel instead
 
 
-def integral_matrices(m: Tensor) -> Tensor:
+def integral_matrices(m: np.ndarray) -> np.ndarray:
     """``(B,)`` bool: the sample's 2x3 affine part is all integers (every position integral)."""
     top = m[:, :2, :]
-    return (top == top.round()).all(dim=(1, 2))
+    return (top == np.round(top)).all(axis=(1, 2))
 
 
-def _axis_candidates(m: Tensor, k: int, h: int, w: int, skip: Tensor) -> tuple[Tensor, ...] | None:
+def _axis_parts(m: np.ndarray, k: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """``R = a2 + r*a0`` ``(B, h)`` and ``P = c*a1`` ``(B, w)`` of axis ``k``, in float64 and
+    in ``source_coords``' operation order (the coordinate is ``R[r] + P[c]``)."""
+    r, c = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
+    return m[:, k, 2, None] + r * m[:, k, 0, None], c * m[:, k, 1, None]
+
+
+def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
+                     skip: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """Pixels ``(b, r, c)`` whose axis-``k`` coordinate may be an integer (a superset).
 
     Returns:
-        Three int64 tensors, or None when the candidates are too many (use a dense test).
+        Three int64 arrays, or None when the candidates are too many (use a dense test).
     """
     b = m.shape[0]
-    r = torch.arange(h, dtype=torch.float64, device=m.device)
-    c = torch.arange(w, dtype=torch.float64, device=m.device)
-    big_r = m[:, k, 2, None] + r * m[:, k, 0, None]  # (B, h), as source_coords
-    big_p = c * m[:, k, 1, None]  # (B, w)
-    # tolerance far above the rounding of R + P (a few ulps of the largest coordinate)
-    tol = float((big_r.abs().amax() + big_p.abs().amax() + 1.0) * 2.0 ** -44)
-    frac_p, order = (big_p - big_p.round()).sort(dim=1)
-    queries = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64, device=m.device) \
-        - (big_r - big_r.round())[:, :, None]  # (B, h, 3): frac(P) = j - frac(R)
-    queries = queries.reshape(b, 3 * h)
-    lo = torch.searchsorted(frac_p, queries - tol)
-    counts = torch.searchsorted(frac_p, queries + tol, right=True) - lo
-    counts[skip] = 0
-    flat = counts.reshape(-1)
-    total = int(flat.sum())
-    if total > b * h * w // _DENSE_FRACTION:
+    big_r, big_p = _axis_parts(m, k, h, w)
+    # tolerance far above the rounding of R + P (a few ulps of the largest coordinate) and of
+    # the per-sample offsets added below
+    tol = (np.abs(big_r).max() + np.abs(big_p).max() + 1.0 + 4.0 * b) * 2.0 ** -44
+    frac_p = big_p - np.round(big_p)
+    order = np.argsort(frac_p, axis=1, kind="stable")
+    frac_p = np.take_along_axis(frac_p, order, axis=1)
+    queries = (np.array([-1.0, 0.0, 1.0]) - (big_r - np.round(big_r))[:, :, None]).reshape(b, -1)
+    offset = (np.arange(b) * 4.0)[:, None]  # one sorted row per sample: search them all at once
+    flat_p = (frac_p + offset).ravel()  # fractions lie in [-0.5, 0.5]: rows never overlap
+    lo = np.searchsorted(flat_p, (queries - tol + offset).ravel())
+    counts = np.searchsorted(flat_p, (queries + tol + offset).ravel(), side="right") - lo
+    counts.reshape(b, -1)[skip] = 0
+    if counts.sum() > b * h * w // _DENSE_FRACTION:
         return None
-    rows_of = torch.arange(b * 3 * h, device=m.device).repeat_interleave(flat)
-    first = torch.cumsum(flat, 0) - flat
-    pos = lo.reshape(-1).repeat_interleave(flat) + torch.arange(total, device=m.device) \
-        - first.repeat_interleave(flat)
-    bi, ri = rows_of // (3 * h), (rows_of % (3 * h)) // 3
-    return bi, ri, order[bi, pos]
+    pos = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    query = np.repeat(np.arange(counts.size), counts)
+    bi = query // (3 * h)
+    return bi, (query % (3 * h)) // 3, order.ravel()[pos]
 
 
-def _dense_candidates(m: Tensor, h: int, w: int, mode: str, skip: Tensor) -> tuple[Tensor, ...]:
+def _dense_candidates(m: np.ndarray, h: int, w: int, mode: str,
+                      skip: np.ndarray) -> tuple[np.ndarray, ...]:
     """Every pixel whose coordinates are integral on both axes after the fill mode's mapping
     (``reflect``/``wrap`` keep integrality, ``nearest`` clamps to an edge): a dense test."""
-    rows, cols = source_coords(m, h, w)
-    exact = (~skip)[:, None, None].expand(-1, h, w)
-    for cc, n in ((rows, h), (cols, w)):
+    exact = np.broadcast_to(~skip[:, None, None], (m.shape[0], h, w))
+    for k, n in ((0, h), (1, w)):
         if n > 1 or mode == "constant":  # an axis of length 1 maps everything to 0
-            cc = cc.clamp(0, n - 1) if mode == "nearest" else cc
-            exact = exact & (cc == cc.floor())
-    return exact.nonzero(as_tuple=True)
+            big_r, big_p = _axis_parts(m, k, h, w)
+            cc = big_r[:, :, None] + big_p[:, None, :]
+            cc = np.clip(cc, 0, n - 1) if mode == "nearest" else cc
+            exact = exact & (cc == np.floor(cc))
+    return np.nonzero(exact)
 
 
-def _candidates(m: Tensor, h: int, w: int, mode: str, skip: Tensor) -> tuple[Tensor, ...]:
+def _candidates(m: np.ndarray, h: int, w: int, mode: str,
+                skip: np.ndarray) -> tuple[np.ndarray, ...]:
     """Pixels that may read an integer position on both axes (a superset)."""
     if min(h, w) <= 1 and mode != "constant":  # a length-1 axis maps everything to 0
         return _dense_candidates(m, h, w, mode, skip)
@@ -96,15 +110,22 @@ def _candidates(m: Tensor, h: int, w: int, mode: str, skip: Tensor) -> tuple[Ten
     on_cols = _axis_candidates(m, 1, h, w, skip) if on_rows is not None else None
     if on_cols is None:  # nearest: an out-of-range (clamped) axis is integral too
         return _dense_candidates(m, h, w, mode, skip)
-    key = torch.cat([(bi * h + ri) * w + ci for bi, ri, ci in (on_rows, on_cols)]).unique()
+    key = np.unique(np.concatenate([(bi * h + ri) * w + ci for bi, ri, ci in (on_rows, on_cols)]))
     return key // (h * w), (key // w) % h, key % w
 
 
-def _exact_pixels(m: Tensor, h: int, w: int, mode: str, skip: Tensor) -> tuple[Tensor, ...]:
-    """``(b, r, c, source_row, source_col)`` of the output pixels that read an integer
-    position on both axes (after the fill mode's mapping), skipping samples ``skip``."""
-    bi, ri, ci = _candidates(m, h, w, mode, skip)
-    mb = m[bi]  # the same float64 operations as source_coords, per candidate
+def exact_pixels(m: np.ndarray, h: int, w: int, mode: str,
+                 skip: np.ndarray) -> tuple[Tensor, ...]:
+    """``(b, r, c, source_row, source_col)`` (CPU int64 tensors) of the output pixels that read
+    an integer position on both axes after the fill mode's mapping, skipping samples ``skip``.
+
+    The search runs in numpy on the CPU (single-threaded, a few small arrays: no thread-pool
+    round trips per batch); candidates are checked with the coordinates recomputed in
+    ``source_coords``' float64 order and mapped by ``map_axis`` itself.
+    """
+    bi, ri, ci = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+                  for a in _candidates(m, h, w, mode, skip))
+    mb = torch.from_numpy(m)[bi]
     r, c = ri.to(torch.float64), ci.to(torch.float64)
     rows = map_axis((mb[:, 0, 2] + r * mb[:, 0, 0]) + c * mb[:, 0, 1], h, mode)[0]
     cols = map_axis((mb[:, 1, 2] + r * mb[:, 1, 0]) + c * mb[:, 1, 1], w, mode)[0]
@@ -139,14 +160,15 @@ def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float) -> Tensor:
         valid = _both(valid_r, valid_c)
         grid = _mapped_grid(rows, cols, x.dtype)
         opts = {"padding_mode": "border", "align_corners": True}
-    integral = integral_matrices(m)
-    if bool(integral.all()):
+    m_host = m.cpu().numpy()
+    integral = integral_matrices(m_host)
+    if integral.all():
         return _fill(F.grid_sample(x, grid, mode="nearest", **opts), valid, cval)
     out = F.grid_sample(x, grid, mode="bilinear", **opts)
-    if bool(integral.any()):
-        sel = integral.nonzero()[:, 0]
+    if integral.any():
+        sel = torch.from_numpy(np.flatnonzero(integral)).to(x.device)
         out[sel] = F.grid_sample(x[sel], grid[sel], mode="nearest", **opts)
-    bi, ri, ci, sr, sc = _exact_pixels(m, h, w, mode, integral)
+    bi, ri, ci, sr, sc = (t.to(x.device) for t in exact_pixels(m_host, h, w, mode, integral))
     if bi.numel():
         out.permute(0, 2, 3, 1)[bi, ri, ci] = x.permute(0, 2, 3, 1)[bi, sr, sc]
     return _fill(out, valid, cval)
