@@ -4,13 +4,13 @@ DESIGN.md: "Every random draw comes from a generator derived from (seed, epoch, 
 We go one step further than a ``torch.Generator`` per sample: draws are computed by hashing
 the counters with SplitMix64 in vectorised numpy ``uint64`` arithmetic, so a whole batch of
 per-sample draws costs a few array operations, never a Python loop over samples, and the value
-a sample gets cannot depend on batch composition, worker count or device. Nothing here touches
-global RNG state (numpy's, Python's or torch's).
+a sample gets cannot depend on batch composition, worker count or device. Nothing here reads
+or writes numpy's or Python's global RNG state; the only global state used is torch's default
+generator, once, when ``seed=None`` is resolved (``fresh_seed``), as ``DataLoader`` does.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 import numpy as np
@@ -84,12 +84,21 @@ def torch_generator(seed: int, *counters: int, device: str | torch.device = "cpu
 
 
 def fresh_seed() -> int:
-    """A new random seed from the OS entropy pool (not from any global RNG state)."""
-    return secrets.randbits(63)
+    """A new 63-bit seed drawn from torch's default generator (``torch.manual_seed`` rules it).
+
+    This is how ``torch.utils.data.DataLoader`` seeds an unseeded shuffle: after
+    ``torch.manual_seed(s)`` the same calls draw the same seeds, so a whole run is reproducible;
+    without it torch's startup seed differs per process. numpy's and Python's global RNG
+    states are never read or written.
+
+    Returns:
+        int in ``[0, 2**63 - 1)``.
+    """
+    return int(torch.randint(2**63 - 1, (), dtype=torch.int64))
 
 
 def resolve_seed(seed: int | None) -> int:
-    """``seed`` as an int, or a fresh one when None.
+    """``seed`` as an int, or ``fresh_seed()`` (torch's default generator) when None.
 
     Raises:
         TypeError: if ``seed`` is not an int (bools are rejected).

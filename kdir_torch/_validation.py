@@ -120,3 +120,10 @@ def check_bool(name: str, value: Any, allow_none: bool = False) -> bool | None:
         kind = "a bool or None" if allow_none else "a bool"
         raise TypeError(f"`{name}` must be {kind}. Received: {name}={value!r}")
     return value
+
+
+def check_callable(name: str, value: Any) -> Any:
+    """``value`` if it is None or callable, else a TypeError naming ``name``."""
+    if value is not None and not callable(value):
+        raise TypeError(f"`{name}` must be None or a callable. Received: {name}={value!r}")
+    return value

@@ -273,7 +273,8 @@ def test_device_batches_equal_cpu_batches(tree):
 
 
 @pytest.mark.parametrize("kwargs, exc, text", [
-    ({"batch_size": 0}, ValueError, "`batch_size` must be >= 1. Received: batch_size=0"),
+    ({"batch_size": -1}, ValueError, "`batch_size` must be >= 1 (0 is accepted only for an "
+     "empty dataset). Received: batch_size=-1"),
     ({"shuffle": "no"}, TypeError, "`shuffle` must be a bool"),
     ({"seed": "1"}, TypeError, "`seed` must be an integer or None"),
     ({"num_workers": -2}, ValueError, "`num_workers` must be >= 0"),

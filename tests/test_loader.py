@@ -32,7 +32,8 @@ def _ds(root, **kw):
 
 # -- argument validation (DESIGN.md "Errors and bad input") ------------------------------------
 @pytest.mark.parametrize("kwargs, exc, text", [
-    ({"batch_size": 0}, ValueError, "`batch_size` must be >= 1. Received: batch_size=0"),
+    ({"batch_size": 0}, ValueError, "`batch_size` must be >= 1 (0 is accepted only for an empty "
+     "dataset). Received: batch_size=0 for 10 samples"),
     ({"batch_size": 2.0}, TypeError, "`batch_size` must be an integer. Received: batch_size=2.0"),
     ({"batch_size": True}, TypeError, "`batch_size` must be an integer"),
     ({"shuffle": 1}, TypeError, "`shuffle` must be a bool. Received: shuffle=1"),

@@ -119,9 +119,12 @@ def test_load_state_dict_checks(tree):
 
 
 def test_no_global_rng_is_touched(tree):
-    np_state, torch_state, py_state = np.random.get_state(), torch.get_rng_state(), random.getstate()
+    """numpy's and Python's states never; torch's only to resolve seed=None at construction
+    (as DataLoader; tests/test_torch_habits.py), never while iterating."""
+    np_state, py_state = np.random.get_state(), random.getstate()
     a = make_loader(_ds(tree), batch_size=4, num_workers=0, return_indices=True)
     b = make_loader(_ds(tree), batch_size=4, num_workers=0, return_indices=True)
+    torch_state = torch.get_rng_state()
     for _ in range(2):
         list(a)
     assert a.seed != b.seed  # seed=None: a fresh seed per loader

@@ -251,3 +251,17 @@ def test_modern_concat_remaps_by_name(roots):
     assert int(merged[11][1]) == int(multi.classes[11])
     with pytest.raises(ValueError, match="share the file"):
         kt.concat([da.dataset, da.dataset])
+
+
+def test_concat_refuses_different_transforms_and_label_dtypes(tmp_path):
+    a = indexed_tree(tmp_path / "a", {"x": 2})
+    b = indexed_tree(tmp_path / "b", {"x": 2})
+
+    def ds(root, **kw):
+        return kt.KerasDirDataset(root, target_size=(6, 5), verbose=False, **kw)
+    with pytest.raises(ValueError, match="`transform` differs"):
+        kt.concat([ds(a, transform=lambda x: x), ds(b, transform=lambda x: x)])
+    with pytest.raises(ValueError, match="`label_dtype` differs"):
+        kt.concat([ds(a, class_mode="sparse", label_dtype=torch.long), ds(b, class_mode="sparse")])
+    same = lambda x: x  # noqa: E731
+    assert len(kt.concat([ds(a, transform=same), ds(b, transform=same)])) == 4

@@ -4,8 +4,8 @@ Output pixel ``(r, c)`` of sample ``b`` reads the input at ``A_b @ (r, c, 1)``. 
 coordinates are computed in float64 in scipy's operation order (``(a2 + r*a0) + c*a1``), out-of-range
 coordinates are mapped per fill mode exactly like scipy's ``map_coordinate``, and
 interpolation is either a rounding gather (order 0, scipy's ``floor(x + 0.5)`` rule) or
-bilinear (order 1, ``torch.nn.functional.grid_sample`` fed with already-mapped coordinates,
-where it coincides with scipy):
+bilinear (order 1, ``torch.nn.functional.grid_sample``, in ``_bilinear.py``, which also makes
+integer positions exact), where the fill modes are:
 
 * ``nearest``: edge replicate = clamp the coordinate (grid_sample ``border``).
 * ``reflect``: half-sample symmetric ``dcba|abcd|dcba`` (grid_sample ``reflection`` with
@@ -20,7 +20,6 @@ Everything is tensor ops on the input's device; no Python loop over pixels or sa
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -130,41 +129,21 @@ def _direct_grid(m: Tensor, h: int, w: int, dtype: torch.dtype, align_corners: b
     bias = torch.tensor([bx, by], dtype=torch.float64, device=m.device)
     row_part = (r[None, :, None] * a[:, None, :, 0] + (a[:, None, :, 2] + bias)).to(dtype)  # (B, h, 2)
     col_part = (c[None, :, None] * a[:, None, :, 1]).to(dtype)  # (B, w, 2)
-    return row_part[:, :, None, :] + col_part[:, None, :, :]
+    # planar (B, 2, h, w) storage: a broadcast add into contiguous planes is ~3x faster than
+    # into interleaved (x, y) pairs, and grid_sample reads the permuted view as fast
+    grid = torch.empty(m.shape[0], 2, h, w, dtype=dtype, device=m.device)
+    torch.add(row_part.permute(0, 2, 1)[:, :, :, None], col_part.permute(0, 2, 1)[:, :, None, :],
+              out=grid)
+    return grid.permute(0, 2, 3, 1)
 
 
-def _mapped_grid(m: Tensor, h: int, w: int, mode: str, dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
-    """Grid of float64-mapped coordinates (for the discontinuous modes) plus validity."""
-    rows, cols = source_coords(m, h, w)
-    rows, valid_r = map_axis(rows, h, mode)
-    cols, valid_c = map_axis(cols, w, mode)
-    grid = torch.empty(m.shape[0], h, w, 2, dtype=dtype, device=m.device)
+def _mapped_grid(rows: Tensor, cols: Tensor, dtype: torch.dtype) -> Tensor:
+    """Normalised grid ``(B, h, w, 2)`` (align_corners) of float64-mapped coordinates
+    (a view of planar ``(B, 2, h, w)`` storage, see ``_direct_grid``). Consumes ``rows`` and
+    ``cols`` (normalised in place)."""
+    b, h, w = rows.shape
+    grid = torch.empty(b, 2, h, w, dtype=dtype, device=rows.device)
     for cc, n, slot in ((cols, w, 0), (rows, h, 1)):
         scale, bias = _norm(n, True)
-        grid[..., slot] = cc.mul_(scale).add_(bias)
-    return grid, _both(valid_r, valid_c)
-
-
-def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float) -> Tensor:
-    """Order-1 resampling (scipy's linear spline, which is bilinear interpolation).
-
-    ``nearest`` and ``reflect`` are continuous in the coordinate, so the grid is built
-    directly in x's dtype; ``wrap`` and ``constant`` jump at the border, so their
-    coordinates are mapped in float64 first to make the same decisions as scipy.
-
-    Args:
-        x: ``(B, C, H, W)`` float32 or float64. m: ``(B, 3, 3)`` float64 on x's device.
-        mode: fill mode. cval: fill value for ``constant``.
-
-    Returns:
-        ``(B, C, H, W)`` tensor of x's dtype.
-    """
-    h, w = x.shape[-2:]
-    if mode in ("nearest", "reflect"):
-        align = mode == "nearest"
-        grid = _direct_grid(m, h, w, x.dtype, align_corners=align)
-        pad = "border" if align else "reflection"
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode=pad, align_corners=align)
-    grid, valid = _mapped_grid(m, h, w, mode, x.dtype)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    return _fill(out, valid, cval)
+        grid[:, slot] = cc.mul_(scale).add_(bias)
+    return grid.permute(0, 2, 3, 1)

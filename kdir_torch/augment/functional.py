@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kdir_torch.augment import _geometry, _sampling
+from kdir_torch.augment import _bilinear, _geometry, _sampling
 from kdir_torch.augment._draws import FILL_MODES
 from kdir_torch.augment.params import AugmentParams
 
@@ -89,7 +89,7 @@ def _affine(x: Tensor, matrices: Tensor, order: int, fill_mode: str, cval: float
         return x
     m = m.to(x.device)
     work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32).contiguous()
-    sampler = _sampling.sample_nearest if order == 0 else _sampling.sample_bilinear
+    sampler = _sampling.sample_nearest if order == 0 else _bilinear.sample_bilinear
     out = sampler(work, m, fill_mode, float(cval)).to(x.dtype)
     if bool(ident.any()):
         out = torch.where(ident.to(x.device)[:, None, None, None], x, out)

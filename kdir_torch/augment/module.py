@@ -36,7 +36,8 @@ class Augment(torch.nn.Module):
         horizontal_flip: flip columns with probability 1/2. vertical_flip: rows, likewise.
         interpolation_order: 0 (nearest) or 1 (bilinear).
         keras_quirks: reproduce Keras 3's actual geometry (axis swap, off-centre).
-        seed: int, or None for a fresh random seed (``kdir_torch._rng.resolve_seed``);
+        seed: int, or None to draw one from torch's default generator now
+            (``kdir_torch._rng.fresh_seed``; ``torch.manual_seed`` makes it reproducible);
             ``make_loader`` gives an unseeded ``Augment`` its own seed instead (``seeded``).
 
     Raises:

@@ -3,6 +3,11 @@
 ``load_raw(i)`` decodes one sample; ``finish_batch(raw, indices)`` turns a stack of them into
 what ``ds[i]`` returns, on ``raw``'s device; ``ds[i]`` is exactly ``finish_batch`` of one
 sample, so the simple path and the loader's batched path cannot disagree.
+
+torchvision habits: ``transform`` / ``target_transform`` (any callables, torchvision v2
+transforms included) run per sample on what ``finish_batch`` produced (after Keras's loading,
+``augment`` and ``standardize``): ``ds[i]`` applies them, and ``transform_samples`` applies
+them to each sample of a finished batch, which is what ``make_loader`` does in its workers.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from .classmap import ClassMapMixin
 
@@ -68,8 +73,50 @@ class DirDataset(ClassMapMixin, Dataset):
 
     augment: Any = None
     standardize: Callable[[torch.Tensor], torch.Tensor] | None = None
+    transform: Callable[[Any], Any] | None = None
+    target_transform: Callable[[Any], Any] | None = None
     seed: int | None = None
     data_format: str = "channels_first"
+
+    @property
+    def has_transforms(self) -> bool:
+        """Whether ``transform`` or ``target_transform`` is set (per-sample callables)."""
+        return self.transform is not None or self.target_transform is not None
+
+    def transform_sample(self, sample: Any) -> Any:
+        """``transform`` on the image and ``target_transform`` on the label of one sample.
+
+        Args:
+            sample: ``(x, y)`` or ``x`` (no labels), as ``finish_batch`` gives one sample.
+
+        Returns:
+            The same structure with each callable applied (None callables change nothing).
+        """
+        if isinstance(sample, tuple):
+            x, y = sample
+            x = x if self.transform is None else self.transform(x)
+            y = y if self.target_transform is None else self.target_transform(y)
+            return x, y
+        return sample if self.transform is None else self.transform(sample)
+
+    def transform_samples(self, batch: Any) -> Any:
+        """``transform_sample`` on every sample of a finished batch, collated again.
+
+        Args:
+            batch: ``finish_batch`` output ``(x, y)`` or ``x`` with ``B >= 1`` samples.
+
+        Returns:
+            ``default_collate`` of the transformed samples (tensors stacked, numbers made
+            tensors), or ``batch`` itself without transforms.
+        """
+        if not self.has_transforms:
+            return batch
+        if isinstance(batch, tuple):
+            samples = [self.transform_sample((x, y)) for x, y in zip(*batch)]
+        else:
+            samples = [self.transform_sample(x) for x in batch]
+        out = default_collate(samples)
+        return tuple(out) if isinstance(batch, tuple) else out
 
     @property
     def epoch(self) -> int:
@@ -148,11 +195,11 @@ class DirDataset(ClassMapMixin, Dataset):
         return x if y is None else (x, y)
 
     def __getitem__(self, i: int) -> Any:
+        """Sample ``i``: ``finish_batch`` of that one sample, then ``transform_sample``."""
         n = len(self)
         if not -n <= int(i) < n:
             raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
         i = int(i) % n
         out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
-        if isinstance(out, tuple):
-            return out[0][0], out[1][0]
-        return out[0]
+        sample = (out[0][0], out[1][0]) if isinstance(out, tuple) else out[0]
+        return self.transform_sample(sample) if self.has_transforms else sample

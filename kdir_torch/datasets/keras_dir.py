@@ -13,8 +13,8 @@ from .. import _validation as v
 from ..errors import ImageDecodeError
 from ..index import DirectoryIndex, StringTable, index_directory
 from ..index.roots import index_roots
-from ..io import PIL_FILTERS, load_array
-from ..labels import encode_class_mode
+from ..io import InterpolationError, load_array
+from ..labels import check_label_dtype, encode_class_mode
 from .base import DirDataset, convert
 
 
@@ -24,7 +24,8 @@ class KerasDirDataset(DirDataset):
 
     ``ds[i]`` returns ``(image, label)`` (or ``image`` for ``class_mode=None``): the image as
     ``dtype`` in 0..255 (0..65535 for 16-bit grayscale), ``(C, H, W)`` or ``(H, W, C)`` for
-    ``channels_last``; the label per ``class_mode`` (§A9).
+    ``channels_last``; the label per ``class_mode`` (§A9), in ``label_dtype`` when given.
+    torchvision's ``targets`` (int class index per sample) and ``class_to_idx`` are there too.
 
     Args:
         directory: root folder; every sub-folder is a class (hidden ones too, with a warning).
@@ -37,16 +38,29 @@ class KerasDirDataset(DirDataset):
         classes: explicit class names, kept in the given order.
         class_mode: "categorical", "binary", "sparse", "input" or None.
         interpolation: PIL filter name: nearest, bilinear, bicubic, hamming, box, lanczos.
+            Checked when a file needs resizing, as Keras (§A2, §A8.3): a file already of
+            ``target_size`` loads whatever the name; a resize with a bad name raises Keras's
+            ``ValueError`` text followed by the sample and file (``InterpolationError``, never
+            skipped by ``on_error="skip"``).
         keep_aspect_ratio: centre-crop to the target aspect ratio before resizing.
         follow_links: descend into symlinked sub-folders of class folders.
         validation_split: fraction of each class held out (first files of each class, §A5).
         subset: "training", "validation" or None (None ignores the split, as Keras).
         data_format: "channels_first" (default) or "channels_last".
-        dtype: float dtype of images and legacy labels.
+        dtype: float dtype of images and legacy labels. Decoded pixels go through float32
+            first, as Keras's ``img_to_array`` (32-bit "I" grayscale values above 2**24 are
+            rounded as in Keras also for float64).
         augment: optional ``kdir_torch.Augment`` applied per sample (params from
             ``(seed, epoch, index)``).
         standardize: optional callable applied to the finished batch ``(B, ...)``.
-        seed: augmentation seed; None uses ``augment.seed``.
+        transform: optional callable on each image after Keras's loading (and ``augment`` /
+            ``standardize``), e.g. a ``torchvision.transforms.v2`` pipeline; applied by
+            ``ds[i]`` (so a plain ``DataLoader``) and by ``make_loader``, in its workers.
+        target_transform: optional callable on each label, likewise.
+        label_dtype: dtype of categorical/binary/sparse labels (None: Keras's, ``dtype``);
+            ``torch.long`` gives the int64 class indices ``CrossEntropyLoss`` takes.
+        seed: augmentation seed; None uses ``augment.seed`` (drawn from torch's default
+            generator when the ``Augment`` was built without one).
         on_error: "raise" (default) or "skip" (honoured by ``make_loader``; ``ds[i]`` always
             raises ``ImageDecodeError`` for a bad file).
         verbose: print Keras's ``Found N images belonging to K classes.``.
@@ -72,6 +86,9 @@ class KerasDirDataset(DirDataset):
         seed: int | None = None,
         on_error: str = "raise",
         verbose: bool = True,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        label_dtype: torch.dtype | str | None = None,
     ) -> None:
         self.target_size = v.check_target_size(target_size)
         channels = v.check_color_mode(color_mode)
@@ -79,12 +96,10 @@ class KerasDirDataset(DirDataset):
         self.split = v.legacy_split_range(validation_split, subset)
         v.check_class_mode(class_mode)
         self.data_format = v.check_data_format(data_format)
-        if interpolation not in PIL_FILTERS:
-            raise ValueError(
-                f"Invalid interpolation method {interpolation} specified. Supported methods are "
-                f"{', '.join(PIL_FILTERS)}"
-            )
         self.dtype = v.check_dtype(dtype)
+        self.label_dtype = check_label_dtype(label_dtype, class_mode, "class_mode")
+        self.transform = v.check_callable("transform", transform)
+        self.target_transform = v.check_callable("target_transform", target_transform)
         self.on_error = v.check_on_error(on_error)
         self.color_mode, self.class_mode, self.subset = color_mode, class_mode, subset
         self.interpolation = interpolation
@@ -125,6 +140,16 @@ class KerasDirDataset(DirDataset):
 
     labels = classes
 
+    @property
+    def targets(self) -> list[int]:
+        """torchvision's ``targets``: the class index of every sample, a list of ``int``."""
+        return self.index.classes.tolist()
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """torchvision's ``class_to_idx``: ``class_indices`` (name -> index)."""
+        return dict(self.index.class_indices)
+
     def __len__(self) -> int:
         return len(self.index)
 
@@ -140,11 +165,16 @@ class KerasDirDataset(DirDataset):
 
         Raises:
             ImageDecodeError: the file is missing or cannot be decoded (names path and index).
+            InterpolationError: a ``ValueError`` with Keras's text, then the sample and file:
+                the file needs resizing and ``interpolation`` is not a PIL filter name.
         """
         path = self.index.filepath(i)
         try:
             arr = load_array(path, self.color_mode, self.target_size, self.interpolation,
                              self.keep_aspect_ratio, channels_first=self._chw)
+        except InterpolationError as exc:  # a configuration error, not a bad file
+            raise InterpolationError(f"{exc} (needed to resize sample {int(i)}: {path!r})") \
+                from None
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
         out = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
@@ -152,6 +182,10 @@ class KerasDirDataset(DirDataset):
 
     def _to_float(self, raw: torch.Tensor, augmenting: bool,
                   empty: Callable[..., torch.Tensor]) -> torch.Tensor:
+        """``raw`` in ``dtype`` through float32, as Keras's ``img_to_array`` (floatx) then the
+        batch array's dtype (§A7): only 32-bit values above 2**24 are affected."""
+        if raw.dtype == torch.int32 and self.dtype != torch.float32:
+            return convert(convert(raw, torch.float32), self.dtype, empty)
         return convert(raw, self.dtype, empty)
 
     def _labels(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor | None:
@@ -159,7 +193,8 @@ class KerasDirDataset(DirDataset):
         if self.class_mode is None:
             return None
         cls = torch.from_numpy(self.classes[indices.numpy()]).to(x.device)
-        return encode_class_mode(cls, self.class_mode, self.num_classes, self.dtype, x)
+        dtype = self.dtype if self.label_dtype is None else self.label_dtype
+        return encode_class_mode(cls, self.class_mode, self.num_classes, dtype, x)
 
     def __repr__(self) -> str:
         return (f"KerasDirDataset({self.directory!r}, samples={self.samples}, "

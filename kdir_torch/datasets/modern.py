@@ -22,7 +22,7 @@ from ..errors import ImageDecodeError
 from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
 from ..io.modern_resize import METHODS
-from ..labels import encode_label_mode
+from ..labels import check_label_dtype, encode_label_mode
 from .base import DirDataset, convert
 from .modern_files import label_array
 
@@ -88,7 +88,8 @@ class ModernDirDataset(DirDataset):
     ``ds[i]`` is ``(image, label)`` (``image`` alone without labels): the image float32 in
     0..255 (uint8 for ``interpolation="nearest"``, as TF), ``(C, H, W)`` or ``(H, W, C)`` for
     channels_last; the label an int32 scalar ("int"), a float32 one-hot ``(K,)``
-    ("categorical") or a float32 ``(1,)`` ("binary").
+    ("categorical") or a float32 ``(1,)`` ("binary"), in ``label_dtype`` when given.
+    torchvision's ``targets`` (the label of every sample) and ``class_to_idx`` are there too.
 
     Args:
         file_paths: full file paths in dataset order (a sequence of ``str``).
@@ -108,6 +109,12 @@ class ModernDirDataset(DirDataset):
         standardize: optional callable on the finished batch (not a Keras option).
         seed: augmentation seed (None: ``augment.seed``).
         on_error: "raise" or "skip" (honoured by ``make_loader``; ``ds[i]`` always raises).
+        transform: optional callable on each image after Keras's loading (and ``augment`` /
+            ``standardize``), e.g. a ``torchvision.transforms.v2`` pipeline; applied by
+            ``ds[i]`` and by ``make_loader``, in its workers.
+        target_transform: optional callable on each label, likewise.
+        label_dtype: dtype of the labels (None: Keras's int32 / float32); e.g.
+            ``torch.long`` for ``CrossEntropyLoss`` class indices.
 
     Raises:
         ValueError: bad argument values (Keras's messages where Keras has one).
@@ -131,6 +138,9 @@ class ModernDirDataset(DirDataset):
         standardize: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int | None = None,
         on_error: str = "raise",
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        label_dtype: torch.dtype | str | None = None,
     ) -> None:
         _check_element_args(label_mode, color_mode, interpolation, data_format,
                             crop_to_aspect_ratio, pad_to_aspect_ratio)
@@ -152,7 +162,21 @@ class ModernDirDataset(DirDataset):
         self.image_shape = (c, h, w) if data_format == "channels_first" else (h, w, c)
         self.augment, self.standardize, self.seed = augment, standardize, seed
         self.on_error = v.check_on_error(on_error)
+        self.label_dtype = check_label_dtype(label_dtype, self.label_mode, "label_mode")
+        self.transform = v.check_callable("transform", transform)
+        self.target_transform = v.check_callable("target_transform", target_transform)
         self.epoch = 0
+
+    @property
+    def targets(self) -> list[int] | list[float] | None:
+        """torchvision's ``targets``: the label of every sample as Python numbers (class
+        indices for inferred labels), or None without labels."""
+        return None if self.labels is None else self.labels.tolist()
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """torchvision's ``class_to_idx``: class name -> index (empty without class names)."""
+        return {name: i for i, name in enumerate(self.class_names or ())}
 
     def __len__(self) -> int:
         return len(self.file_paths)
@@ -181,7 +205,7 @@ class ModernDirDataset(DirDataset):
         if self.labels is None:
             return None
         y = torch.from_numpy(self.labels[indices.numpy()]).to(x.device)
-        return encode_label_mode(y, self.label_mode, self.num_classes)
+        return encode_label_mode(y, self.label_mode, self.num_classes, self.label_dtype)
 
     def __repr__(self) -> str:
         return (f"ModernDirDataset(samples={len(self)}, class_names={self.class_names}, "

@@ -9,8 +9,9 @@ holds no per-item Python objects: the bytes live in one ``uint8`` array and item
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -77,13 +78,39 @@ class StringTable(Sequence[str]):
         s = os.fsdecode(self._buffer[self._offsets[i] : self._offsets[i + 1]].tobytes())
         return os.path.join(self._prefix, s) if self._prefix is not None else s
 
+    def tolist(self) -> list[str]:
+        """All items as a Python ``list`` of ``str`` (as Keras's ``filenames``)."""
+        return [self._item(j) for j in range(len(self))]
+
+    def _positions(self, key: Any) -> np.ndarray:
+        """Fancy-index ``key`` (int or bool array-like, numpy's rules) as int64 positions."""
+        arr = np.asarray(key.detach().cpu() if hasattr(key, "detach") else key)
+        n = len(self)
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise IndexError(f"boolean index of shape {arr.shape} does not match {n} items")
+            return np.flatnonzero(arr)
+        if arr.size == 0:
+            return np.zeros(0, np.int64)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise IndexError("only integers, slices and 1-D integer or boolean arrays are "
+                             f"valid indices. Received: {reprlib.repr(key)}")
+        pos = arr.astype(np.int64)
+        bad = (pos < -n) | (pos >= n)
+        if bad.any():
+            raise IndexError(f"index {int(pos[bad][0])} is out of range for {n} items")
+        return np.where(pos < 0, pos + n, pos)
+
     @overload
     def __getitem__(self, i: int) -> str: ...
     @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
+    def __getitem__(self, i: slice | Sequence[int] | np.ndarray) -> list[str]: ...
+    def __getitem__(self, i: Any) -> str | list[str]:
+        """``table[i]`` a ``str``; a slice, an int/bool array or a list of ints a ``list[str]``."""
         if isinstance(i, slice):
             return [self._item(j) for j in range(*i.indices(len(self)))]
+        if isinstance(i, (list, tuple)) or getattr(i, "ndim", 0) >= 1:  # numpy / torch arrays
+            return [self._item(int(j)) for j in self._positions(i)]
         n = len(self)
         j = int(i)
         if j < 0:

@@ -24,6 +24,20 @@ PIL_FILTERS = {
 _KEEP_GRAY = ("L", "I;16", "I")
 
 
+class InterpolationError(ValueError):
+    """``load_img``'s error for an unknown filter name, raised only when a resize needs it.
+
+    The message is Keras's text (KERAS_SPEC §A8.3, §A16); a dataset appends the sample and
+    file. A configuration error, not a file fault: ``on_error="skip"`` never skips it.
+    """
+
+
+def interpolation_message(interpolation: object) -> str:
+    """Keras's ``load_img`` text for an unsupported ``interpolation`` (§A16)."""
+    return (f"Invalid interpolation method {interpolation} specified. Supported methods are "
+            f"{', '.join(PIL_FILTERS)}")
+
+
 def convert_mode(img: Image.Image, color_mode: str) -> Image.Image:
     """Keras's colour conversion (§A8.2): grayscale keeps L / I;16 / I, rgb drops alpha."""
     if color_mode == "grayscale":
@@ -46,17 +60,18 @@ def crop_box(width: int, height: int, target_w: int, target_h: int) -> tuple[int
 
 def resize(img: Image.Image, target_size: tuple[int, int] | None, interpolation: str,
            keep_aspect_ratio: bool) -> Image.Image:
-    """Resize like ``load_img`` (§A8.3): only when the size differs; then check the filter name."""
+    """Resize like ``load_img`` (§A8.3): only when the size differs; then check the filter name.
+
+    Raises:
+        InterpolationError: a resize is needed and ``interpolation`` is not a PIL filter name.
+    """
     if target_size is None:
         return img
     size = (target_size[1], target_size[0])
     if img.size == size:
         return img
-    if interpolation not in PIL_FILTERS:
-        raise ValueError(
-            f"Invalid interpolation method {interpolation} specified. Supported methods are "
-            f"{', '.join(PIL_FILTERS)}"
-        )
+    if not isinstance(interpolation, str) or interpolation not in PIL_FILTERS:
+        raise InterpolationError(interpolation_message(interpolation))
     box = crop_box(*img.size, *size) if keep_aspect_ratio else None
     return img.resize(size, PIL_FILTERS[interpolation], box=box)
 
@@ -97,7 +112,8 @@ def load_array(path: str | BinaryIO, color_mode: str = "rgb",
     Raises:
         OSError / PIL.UnidentifiedImageError: unreadable, undecodable or not a regular file,
             or content of another format (see ``files.py``).
-        ValueError: bad ``interpolation`` (only when a resize is needed, as Keras).
+        InterpolationError: a ``ValueError``: bad ``interpolation``, only when a resize is
+            needed, as Keras.
     """
     with open_image(path, formats) as img:
         img = resize(convert_mode(img, color_mode), target_size, interpolation, keep_aspect_ratio)

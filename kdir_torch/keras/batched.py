@@ -10,6 +10,7 @@ Keras's as multisets.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,6 @@ from typing import Any
 import torch
 
 from ..datasets.modern import ModernDirDataset
-from ..index import StringTable
 from ..loader import make_loader
 from ..loader.factory import DEFAULT_TIMEOUT
 
@@ -40,8 +40,8 @@ class BatchedDataset:
 
     Attributes:
         class_names: list of class names, or None without labels.
-        file_paths: file paths in the (numpy-shuffled, split) Keras order; with
-            ``shuffle=True`` this is not the yield order (as in Keras).
+        file_paths: file paths in the (numpy-shuffled, split) Keras order, a ``list`` of
+            ``str`` as Keras's; with ``shuffle=True`` this is not the yield order (as Keras).
     """
 
     def __init__(self, dataset: ModernDirDataset, batch_size: int | None = 32,
@@ -60,9 +60,11 @@ class BatchedDataset:
     def class_names(self) -> list[str] | None:
         return self.dataset.class_names
 
-    @property
-    def file_paths(self) -> StringTable:
-        return self.dataset.file_paths
+    @functools.cached_property
+    def file_paths(self) -> list[str]:
+        """Keras's ``file_paths``: a ``list`` of ``str`` (built once from the dataset's
+        compact ``StringTable``, in this process only)."""
+        return self.dataset.file_paths.tolist()
 
     @property
     def skipped(self) -> list[tuple[int, str]]:

@@ -4,10 +4,15 @@ Composition only: a ``KerasDirDataset`` (listing, decoding, labels; built withou
 driven by ``LoaderIterator`` (Keras's iterator protocol over ``make_loader``; its module
 docstring lists the differences from Keras). Batches are x ``(B, H, W, C)``/``(B, C, H, W)`` of
 the generator dtype and labels per KERAS_SPEC §A9.
+
+``filenames`` and ``filepaths`` are Python lists, as Keras's (``json.dump``, ``+`` and numpy
+fancy indexing work on them); the dataset keeps its compact ``StringTable``, and the lists are
+built once, on first access, in this process only (workers never touch them).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,12 +20,13 @@ import torch
 
 from kdir_torch.datasets import KerasDirDataset
 from kdir_torch.keras.iterator import LoaderIterator, check_loader_args, forward_attributes
+from kdir_torch.loader import checks
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["DirectoryIterator"]
 
 _FORWARDED = (
-    "class_indices", "filenames", "filepaths", "classes", "labels", "num_classes", "samples",
+    "class_indices", "classes", "labels", "num_classes", "samples",
     "image_shape", "directory", "target_size", "color_mode", "class_mode", "interpolation",
     "keep_aspect_ratio", "split", "subset", "data_format", "dtype",
 )
@@ -35,8 +41,12 @@ class DirectoryIterator(LoaderIterator):
             and standardizes, and whose ``validation_split``/``data_format``/``dtype`` apply.
         target_size, color_mode, classes, class_mode, follow_links, subset, interpolation,
             keep_aspect_ratio: as ``flow_from_directory`` (§A1-§A5, §A8).
-        batch_size: samples per batch. shuffle: new order each epoch.
-        seed: order and augmentation seed; None draws a fresh one (``it.seed`` stays None).
+        batch_size: samples per batch; 0 is accepted for an empty directory only (Keras's
+            ``next(it)`` then yields the empty batch; ``len(it)`` is 0 where Keras divides by
+            zero), a ValueError otherwise.
+        shuffle: new order each epoch.
+        seed: order and augmentation seed; None draws one from torch's default generator
+            (``it.seed`` stays None).
         data_format, dtype: None -> the generator's.
         save_to_dir, save_prefix, save_format: save every yielded image (§A13).
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
@@ -66,8 +76,9 @@ class DirectoryIterator(LoaderIterator):
         on_error: str = "raise",
     ) -> None:
         gen = image_data_generator
-        check_loader_args(batch_size, shuffle, seed, num_workers, device, pin_memory, timeout,
-                          on_error)
+        checks.check_batch_size(batch_size)  # 0 is checked again once the tree is listed
+        check_loader_args(batch_size or 1, shuffle, seed, num_workers, device, pin_memory,
+                          timeout, on_error)
         dataset = KerasDirDataset(
             directory, target_size, color_mode, classes, class_mode, interpolation,
             keep_aspect_ratio, follow_links, getattr(gen, "_validation_split", 0.0), subset,
@@ -75,8 +86,23 @@ class DirectoryIterator(LoaderIterator):
             gen.dtype if dtype is None else dtype, augment=None, standardize=None,
             on_error=on_error,
         )
+        checks.check_batch_size(batch_size, len(dataset))
         super().__init__(dataset, gen, batch_size, shuffle, seed, save_to_dir, save_prefix,
                          save_format, num_workers, device, pin_memory, timeout)
+
+    def __len__(self) -> int:
+        """``ceil(n / batch_size)`` (§A6); 0 for ``batch_size=0`` (an empty directory)."""
+        return 0 if self.batch_size == 0 else super().__len__()
+
+    @functools.cached_property
+    def filenames(self) -> list[str]:
+        """Keras's ``filenames``: ``class/sub/file.png`` of every sample, a ``list`` of ``str``."""
+        return self.dataset.filenames.tolist()
+
+    @functools.cached_property
+    def filepaths(self) -> list[str]:
+        """Keras's ``filepaths``: ``os.path.join(directory, filename)``, a ``list`` of ``str``."""
+        return self.dataset.filepaths.tolist()
 
     def __repr__(self) -> str:
         return (f"DirectoryIterator({self.directory!r}, n={self.n}, batch_size={self.batch_size}, "

@@ -9,7 +9,8 @@ Every constructor argument of Keras 3's ``ImageDataGenerator`` with its default 
 Differences from Keras, by design (DESIGN.md):
 
 * Randomness is ours: draws come from ``kdir_torch._rng`` keyed by ``seed`` (the keyword-only
-  constructor argument; a fresh one when None), never from numpy's global state, so Keras's
+  constructor argument; when None, one drawn from torch's default generator, as
+  ``DataLoader`` does), never from numpy's global state, so Keras's
   random streams are not replayed. ``get_random_transform(shape, seed=s)`` is deterministic.
 * Geometry follows Keras's documentation unless ``keras_quirks=True`` (then Keras 3's pixels,
   §A11). ``keras_quirks=True`` also makes ``standardize`` on a batch take samplewise
@@ -53,7 +54,8 @@ class ImageDataGenerator:
             ``data_format=None`` means "channels_last" (Keras's default config).
         keras_quirks: reproduce Keras 3's actual augmentation pixels (§A11) and its
             whole-array samplewise statistics in ``standardize``.
-        seed: seed of every random draw (``None``: a fresh seed).
+        seed: seed of every random draw (``None``: drawn from torch's default generator,
+            so ``torch.manual_seed`` makes the run reproducible).
 
     Raises:
         ValueError: bad ``data_format``, ``validation_split``, ``zoom_range`` or

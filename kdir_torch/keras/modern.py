@@ -8,7 +8,8 @@ validation fractions); pixels follow TF's decoder and resizers (§B7, see
 * ``data_format=None`` means ``"channels_last"`` (Keras's default ``image_data_format()``);
   pass ``"channels_first"`` for PyTorch's layout.
 * ``seed=None`` draws a seed in ``[0, 10**6)`` like Keras's ``np.random.randint(1e6)``, but
-  from ``kdir_torch._rng.fresh_seed()``: numpy's global RNG is never touched.
+  from ``kdir_torch._rng.fresh_seed()`` (torch's default generator, so ``torch.manual_seed``
+  makes it reproducible): numpy's global RNG is never touched.
 * ``format="grain"`` is accepted and behaves exactly like ``"tf"`` (Keras's grain pipeline
   decodes with PIL and pads differently; we implement the TF pipeline for both).
 * The per-epoch shuffle of the returned dataset (TF's shuffle buffer) is our seeded

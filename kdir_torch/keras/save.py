@@ -68,7 +68,7 @@ def file_hashes(indices: Any, seed_counter: int | Sequence[int] | None,
     Args:
         indices: ``(B,)`` dataset indices.
         seed_counter: ``(seed, counter)`` (e.g. the iterator's seed and batches seen), a bare
-            ``seed`` (counter 0), or None for fresh OS entropy.
+            ``seed`` (counter 0), or None for a seed drawn from torch's default generator.
         hash_range: exclusive upper bound (Keras: ``10**7``, ``10**4`` for arrays).
 
     Returns:

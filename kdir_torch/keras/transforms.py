@@ -8,10 +8,11 @@ Same names, arguments, defaults and axis conventions as Keras 3 (KERAS_SPEC §A1
 here. Numpy in -> numpy out; tensors in -> tensors out.
 
 Randomness is ours (DESIGN.md): Keras draws from numpy's global RNG, which is never read or
-written here. Each ``random_*`` function takes a keyword-only ``seed`` (None: a fresh seed
-from OS entropy) and draws its uniforms ``u_k = kdir_torch._rng.uniforms(seed, DRAW_TAGS[name],
-k, 0)``, then uses Keras's formula ``low + (high - low) * u`` and calls the deterministic
-function exactly as Keras does, so the output is that function's output for the drawn values:
+written here. Each ``random_*`` function takes a keyword-only ``seed`` (None: a seed drawn
+from torch's default generator) and draws its uniforms
+``u_k = kdir_torch._rng.uniforms(seed, DRAW_TAGS[name], k, 0)``, then uses Keras's formula
+``low + (high - low) * u`` and calls the deterministic function exactly as Keras does, so the
+output is that function's output for the drawn values:
 
 * rotation: ``theta = uniform(-rg, rg)`` (u_0);
 * shift: ``tx = uniform(-hrg, hrg) * h`` (u_0), ``ty = uniform(-wrg, wrg) * w`` (u_1), with

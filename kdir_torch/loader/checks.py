@@ -47,6 +47,31 @@ def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> 
     return value
 
 
+def check_batch_size(batch_size: Any, num_samples: int | None = None) -> int:
+    """``batch_size >= 1``, or 0 for an empty dataset only.
+
+    Keras takes ``batch_size=0`` without a check: on an empty directory ``next(it)`` yields
+    its empty batch (the case Keras's own tests use), on any other the iterator yields empty
+    batches forever and ``len(it)`` divides by zero. We accept 0 only where it means
+    something (an empty dataset: 0 batches per epoch, ``next(it)`` the empty batch).
+
+    Args:
+        batch_size: the value to check.
+        num_samples: dataset size; None before the dataset is listed (0 then passes).
+
+    Raises:
+        TypeError: not an int (bools rejected).
+        ValueError: negative, or 0 for a dataset with samples.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"`batch_size` must be an integer. Received: batch_size={batch_size!r}")
+    if batch_size < 0 or (batch_size == 0 and num_samples):
+        where = f" for {num_samples} samples" if batch_size == 0 else ""
+        raise ValueError("`batch_size` must be >= 1 (0 is accepted only for an empty dataset). "
+                         f"Received: batch_size={batch_size}{where}")
+    return batch_size
+
+
 def resolve_device(device: Any) -> torch.device:
     """``device`` as a ``torch.device`` (CPU for None).
 

@@ -17,7 +17,7 @@ from .buffers import SharedSlots, raw_shape
 from .fetch import BatchFetcher, no_collate, worker_init
 from .loader import DeviceLoader
 from .orders import epoch_sampler
-from .pipeline import pipeline_dataset
+from .pipeline import pipeline_dataset, worker_view
 from .sampler import BatchPlan
 
 DEFAULT_TIMEOUT = 300.0
@@ -47,6 +47,7 @@ def make_loader(
     sampler: Any = None,
     max_per_class: int | None = None,
     balance: str | None = None,
+    multiprocessing_context: Any = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -62,14 +63,26 @@ def make_loader(
     ``reading.py`` for the read deadline, ``balanced.py`` / ``user_sampler.py`` for balanced
     epochs and custom samplers. An ``Augment`` (or callable) built without a seed,
     on a dataset without one, draws from the loader's ``seed``: one ``seed=`` makes the whole
-    run reproducible.
+    run reproducible (and ``seed=None`` draws it from torch's default generator, so
+    ``torch.manual_seed`` does too).
+
+    Callables that run only in this process (``standardize``, and ``augment`` unless
+    ``augment_on="worker"``) are never pickled to the workers, so lambdas work under the
+    ``spawn`` and ``forkserver`` start methods. A dataset with ``transform`` /
+    ``target_transform`` is finished in the workers (float batches travel, as with
+    ``augment_on="worker"``): each sample gets the transforms after ``augment`` and
+    ``standardize``, exactly as ``dataset[i]``; such callables must pickle under spawn (as
+    with a plain ``DataLoader``), and random ones drawing from torch's global RNG are
+    reproducible for a given ``seed`` and ``num_workers`` only (workers are seeded by the
+    DataLoader from the loader's ``seed``).
 
     Args:
         dataset: a kdir_torch dataset (``load_raw``, ``finish_batch``, ``__len__``), a part
             from ``kt.split``, or a ``torch.utils.data.Subset`` of one (sliced like a split
             part, so uint8 transport and device-side finishing stay; ``loader.dataset`` is
             that part).
-        batch_size: samples per batch.
+        batch_size: samples per batch; 0 only for an empty dataset (0 batches per epoch, as
+            Keras takes ``batch_size=0`` on an empty directory), else a ValueError.
         shuffle: reshuffle every epoch.
         num_workers: decoding processes; None = available cores (``sched_getaffinity``), max 8.
         pin_memory: page-locked host batches; None = only when ``device`` is CUDA.
@@ -77,7 +90,8 @@ def make_loader(
         augment: overrides ``dataset.augment``: an ``Augment`` or a callable
             ``fn(x, indices, *, epoch, seed)`` on ``(B, C, H, W)`` float batches.
         seed: shuffle seed, and the augmentation seed of an unseeded ``Augment``; None draws
-            a fresh one per loader (never global RNG state).
+            one per loader from torch's default generator (as ``DataLoader``;
+            ``torch.manual_seed`` makes it reproducible; numpy's state is never used).
         drop_last: drop the last partial batch.
         persistent_workers: keep workers between epochs; None = ``num_workers > 0``.
         prefetch_factor: batches each worker loads ahead (None = PyTorch's default, 2).
@@ -98,6 +112,8 @@ def make_loader(
             epoch (``balanced.py``).
         balance: "oversample" (every class up to the largest, or to ``max_per_class``) or
             "undersample" (every class down to the smallest) for fully balanced epochs.
+        multiprocessing_context: the workers' start method, as ``DataLoader``'s (None: the
+            platform default; "spawn", "forkserver", "fork" or a context object).
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -110,7 +126,7 @@ def make_loader(
     """
     dataset = as_dataset(dataset)
     checks.check_dataset(dataset)
-    batch_size = checks.check_int("batch_size", batch_size, 1)
+    batch_size = checks.check_batch_size(batch_size, len(dataset))
     for name, flag in (("shuffle", shuffle), ("drop_last", drop_last),
                        ("channels_last", channels_last), ("return_indices", return_indices)):
         checks.check_bool(name, flag)
@@ -118,7 +134,8 @@ def make_loader(
     options = checks.dataloader_options(num_workers, pin_memory, dev, persistent_workers,
                                         prefetch_factor, timeout)
     read_timeout = options.pop("timeout")
-    on_worker = checks.check_augment_on(augment_on) == "worker"
+    on_worker = checks.check_augment_on(augment_on) == "worker" \
+        or bool(getattr(dataset, "has_transforms", False))
     policy = None if on_error is None else check_on_error(on_error)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
@@ -126,8 +143,10 @@ def make_loader(
                             rank=rank, max_per_class=max_per_class, balance=balance)
     pipeline, seeds_augment = pipeline_dataset(dataset, augment, standardize, sampler.seed)
     plan = BatchPlan(sampler, batch_size, drop_last)
+    if multiprocessing_context is not None:  # DataLoader checks it (and num_workers > 0)
+        options["multiprocessing_context"] = multiprocessing_context
     dataloader = DataLoader(
-        BatchFetcher(pipeline, finish_in_worker=on_worker,
+        BatchFetcher(worker_view(pipeline, on_worker), finish_in_worker=on_worker,
                      slots=_shared_slots(dataset, batch_size, on_worker, options),
                      on_error=policy, timeout=read_timeout),
         batch_size=None, sampler=plan,
@@ -150,7 +169,7 @@ def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,
     arrays) stacks its batches in fresh shared memory instead.
     """
     shape = raw_shape(dataset)
-    if shape is None or on_worker or not options["persistent_workers"] \
+    if shape is None or on_worker or not options["persistent_workers"] or batch_size == 0 \
             or getattr(dataset, "raw_dtype", torch.uint8) != torch.uint8:
         return None
     in_flight = (options["prefetch_factor"] or 2) * options["num_workers"]

@@ -6,7 +6,9 @@ are whole batches, keyed by a ``BatchRequest``. Each worker decodes the batch's 
 pin and copy): a slot of the loader's ``SharedSlots`` ring when it has one (persistent
 workers, fixed image shape; see ``buffers.py``), else a new shared-memory tensor. With
 ``augment_on="worker"`` the fetcher also runs ``dataset.finish_batch`` there, so a CPU-only
-run does the float work in parallel too.
+run does the float work in parallel too; so it does for a dataset with per-sample
+``transform`` / ``target_transform`` (then applied to each sample of the finished batch,
+``DirDataset.transform_samples``, the same callables ``ds[i]`` applies).
 
 Bad files: an ``ImageDecodeError`` (a decode failure, a non-regular file, or a read slower
 than ``timeout``: see ``reading.py``) is caught and shipped to the main process inside the
@@ -104,7 +106,8 @@ class BatchFetcher(torch.utils.data.Dataset):
     Args:
         dataset: object with ``load_raw(i) -> (C, H, W)`` tensor, ``finish_batch`` and
             ``on_error`` (``"raise"``/``"skip"``; missing means ``"raise"``).
-        finish_in_worker: also run ``dataset.finish_batch`` (``augment_on="worker"``).
+        finish_in_worker: also run ``dataset.finish_batch`` (``augment_on="worker"``), then
+            the dataset's per-sample transforms when it has any.
         slots: shared ring that workers decode raw batches into (see ``buffers.py``).
         on_error: overrides ``dataset.on_error`` when given.
         timeout: seconds one ``load_raw`` call may take (0 = no limit; see ``reading.py``).
@@ -156,6 +159,8 @@ class BatchFetcher(torch.utils.data.Dataset):
         if not self.finish_in_worker or not kept:
             return FetchedBatch((raw,), idx, epoch, number, skipped=skipped)
         out = self.dataset.finish_batch(raw, torch.from_numpy(idx), epoch=epoch)
+        if getattr(self.dataset, "has_transforms", False):
+            out = self.dataset.transform_samples(out)
         return FetchedBatch(_as_tuple(out), idx, epoch, number, finished=True, skipped=skipped)
 
     def __len__(self) -> int:

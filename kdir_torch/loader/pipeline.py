@@ -6,6 +6,11 @@ dataset whose ``augment``/``standardize`` attributes are replaced, so the one
 ``finish_batch`` implementation (float conversion -> augment -> layout -> standardize ->
 labels) stays the only one.
 
+The decode workers get another view, ``worker_view``: without the callables that run only in
+the main process (``augment`` and ``standardize`` when batches are finished after the
+transfer), so that a lambda given to ``make_loader`` is never pickled to a worker and works
+under the ``spawn`` and ``forkserver`` start methods.
+
 ``augment`` may be an ``Augment``-like object (``make_params(image_hw, indices, *, epoch,
 seed)`` + ``apply(x, params)``) or a plain callable
 ``fn(x, indices, *, epoch, seed) -> x`` on ``(B, C, H, W)`` float batches; the latter is
@@ -120,3 +125,29 @@ def pipeline_dataset(dataset: Any, augment: Any = None, standardize: Any = None,
     if follow:
         view.seed = loader_seed
     return view, follow
+
+
+MAIN_PROCESS_ONLY = ("augment", "standardize")
+
+
+def worker_view(pipeline: Any, finish_in_worker: bool) -> Any:
+    """What the decode workers hold (``BatchFetcher.dataset``, pickled to spawned workers).
+
+    Args:
+        pipeline: the view ``pipeline_dataset`` returned (finishes the batches).
+        finish_in_worker: the workers run ``finish_batch`` too (``augment_on="worker"``, or a
+            dataset with per-sample ``transform``s), so they need every callable.
+
+    Returns:
+        ``pipeline`` itself when the workers finish batches or it holds no main-process-only
+        callable; else a shallow copy with ``augment`` and ``standardize`` set to None (same
+        index, files and shared epoch cell: ``load_raw`` is unchanged).
+    """
+    if finish_in_worker or all(getattr(pipeline, name, None) is None
+                               for name in MAIN_PROCESS_ONLY):
+        return pipeline
+    view = copy.copy(pipeline)
+    for name in MAIN_PROCESS_ONLY:
+        if getattr(view, name, None) is not None:
+            setattr(view, name, None)
+    return view

@@ -30,7 +30,8 @@ class SeededSampler(Sampler[int]):
     Args:
         num_samples: dataset length ``N``.
         shuffle: permute the indices each epoch (else ``0..N-1`` in order).
-        seed: shuffle seed; None draws a fresh one from the OS (never global RNG state).
+        seed: shuffle seed; None draws one from torch's default generator (as
+            ``DataLoader``; numpy's global state is never used).
         num_replicas: number of ranks sharing the dataset (1 = no sharding).
         rank: this rank, ``0 <= rank < num_replicas``.
 
@@ -139,6 +140,8 @@ class BatchPlan(Sampler[BatchRequest]):
 
     def __len__(self) -> int:
         n = len(self.sampler)
+        if self.batch_size == 0:  # only for an empty dataset (checks.check_batch_size)
+            return 0
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def batch(self, batch_number: int, epoch: int | None = None) -> BatchRequest:
