@@ -12,6 +12,7 @@ skips and label alignment can be read back from the tensors alone.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pickle
 import subprocess
@@ -427,3 +428,27 @@ def test_no_valid_rows_gives_empty_batches(root):
     assert it.n == 0 and len(it) == 0
     x, (y1, y2), w = next(it)
     assert x.shape == (0, 6, 5, 3) and y1.shape == (0,) and w.shape == (0,)
+
+
+def test_torch_habits_and_list_filenames(tmp_path):
+    """targets / class_to_idx / transform / label_dtype as on KerasDirDataset; the iterator's
+    filenames are lists, as Keras's."""
+    os.makedirs(tmp_path / "imgs")
+    for i in range(4):
+        Image.fromarray(np.full((5, 5, 3), i, np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    recs = [{"filename": f"{i}.png", "class": "ab"[i % 2]} for i in range(4)]
+    ds = kt.KerasDataFrameDataset(recs, directory=str(tmp_path / "imgs"), target_size=(5, 5),
+                                  class_mode="sparse", label_dtype=torch.long, verbose=False,
+                                  transform=lambda x: x + 1, target_transform=lambda y: -y)
+    assert ds.targets == [0, 1, 0, 1] and ds.class_to_idx == {"a": 0, "b": 1}
+    x, y = ds[3]
+    assert float(x[0, 0, 0]) == 4.0 and y.dtype == torch.int64 and int(y) == -1
+    it = kt.ImageDataGenerator().flow_from_dataframe(recs, directory=str(tmp_path / "imgs"),
+                                                      target_size=(5, 5))
+    assert isinstance(it.filenames, list) and json.loads(json.dumps(it.filenames)) == \
+        [f"{i}.png" for i in range(4)]
+    with pytest.raises(ValueError, match="multi_output"):
+        kt.KerasDataFrameDataset([{"filename": "0.png", "a": 1, "b": 2}],
+                                 directory=str(tmp_path / "imgs"), y_col=["a", "b"],
+                                 class_mode="multi_output", transform=lambda x: x,
+                                 verbose=False)

@@ -87,16 +87,18 @@ class DirDataset(ClassMapMixin, Dataset):
         """``transform`` on the image and ``target_transform`` on the label of one sample.
 
         Args:
-            sample: ``(x, y)`` or ``x`` (no labels), as ``finish_batch`` gives one sample.
+            sample: ``(x, y)``, ``(x, y, w)`` or ``x`` (no labels), as ``finish_batch`` gives
+                one sample.
 
         Returns:
-            The same structure with each callable applied (None callables change nothing).
+            The same structure with each callable applied (None callables change nothing;
+            a weight is kept as it is).
         """
         if isinstance(sample, tuple):
-            x, y = sample
+            x, y, *rest = sample
             x = x if self.transform is None else self.transform(x)
             y = y if self.target_transform is None else self.target_transform(y)
-            return x, y
+            return (x, y, *rest)
         return sample if self.transform is None else self.transform(sample)
 
     def transform_samples(self, batch: Any) -> Any:
@@ -112,7 +114,7 @@ class DirDataset(ClassMapMixin, Dataset):
         if not self.has_transforms:
             return batch
         if isinstance(batch, tuple):
-            samples = [self.transform_sample((x, y)) for x, y in zip(*batch)]
+            samples = [self.transform_sample(tuple(s)) for s in zip(*batch)]
         else:
             samples = [self.transform_sample(x) for x in batch]
         out = default_collate(samples)

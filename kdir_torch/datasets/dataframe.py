@@ -19,7 +19,7 @@ import torch
 from .. import _validation as v
 from ..index import StringTable
 from ..io import PIL_FILTERS
-from ..labels import encode_class_mode, encode_multi_hot
+from ..labels import check_label_dtype, encode_class_mode, encode_multi_hot
 from .base import DirDataset, convert
 from .dataframe_rows import CLASS_MODES, LABELLED, DataFrameRows, build_rows
 from .dataframe_table import read_table
@@ -68,6 +68,8 @@ class KerasDataFrameDataset(DirDataset):
             ``DataFrameIterator`` argument; ``flow_from_dataframe`` has none).
         augment, standardize, seed, on_error, verbose: as ``KerasDirDataset``; ``verbose``
             prints Keras's ``Found N validated image filenames belonging to K classes.``.
+        transform, target_transform, label_dtype: as ``KerasDirDataset`` (not with
+            multi_output); ``label_dtype`` applies to categorical/binary/sparse labels.
 
     Raises:
         TypeError / ValueError / KeyError: Keras's checks in Keras's order (§A14), then ours.
@@ -101,6 +103,9 @@ class KerasDataFrameDataset(DirDataset):
         seed: int | None = None,
         on_error: str = "raise",
         verbose: bool = True,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        label_dtype: torch.dtype | str | None = None,
     ) -> None:
         self.target_size = v.check_target_size(target_size)
         channels = v.check_color_mode(color_mode)
@@ -119,6 +124,12 @@ class KerasDataFrameDataset(DirDataset):
                 f"{', '.join(PIL_FILTERS)}"
             )
         self.dtype = v.check_dtype(dtype)
+        self.label_dtype = check_label_dtype(label_dtype, class_mode, "class_mode")
+        self.transform = v.check_callable("transform", transform)
+        self.target_transform = v.check_callable("target_transform", target_transform)
+        if class_mode == "multi_output" and self.has_transforms:
+            raise ValueError("`transform` / `target_transform` do not apply to "
+                             "class_mode='multi_output' (a list of label tensors per batch).")
         self.on_error = v.check_on_error(on_error)
         self.keep_aspect_ratio = v.check_bool("keep_aspect_ratio", keep_aspect_ratio)
         self.validate_filenames = v.check_bool("validate_filenames", validate_filenames)
@@ -183,6 +194,20 @@ class KerasDataFrameDataset(DirDataset):
         return self.classes
 
     @property
+    def targets(self) -> list[Any]:
+        """torchvision's ``targets``: ``labels`` as a list (class indices; a list per
+        multi-label row; the values for raw / multi_output; [] for label-less modes)."""
+        labels = self.labels
+        if labels is None:
+            return []
+        return labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """torchvision's ``class_to_idx``: ``class_indices`` (name -> index)."""
+        return dict(self.class_indices)
+
+    @property
     def sample_weight(self) -> np.ndarray | None:
         """The ``weight_col`` values of the rows (the column's dtype, as Keras), or None."""
         return self.index.weights
@@ -208,9 +233,10 @@ class KerasDataFrameDataset(DirDataset):
             owner, cls = rows.label_lists(idx)
             return encode_multi_hot(torch.from_numpy(owner).to(x.device),
                                     torch.from_numpy(cls).to(x.device), len(idx),
-                                    self.num_classes, self.dtype)
+                                    self.num_classes, self.label_dtype or self.dtype)
         cls = torch.from_numpy(rows.label_values[idx]).to(x.device)
-        return encode_class_mode(cls, self.class_mode, self.num_classes, self.dtype, x)
+        dtype = self.dtype if self.label_dtype is None else self.label_dtype
+        return encode_class_mode(cls, self.class_mode, self.num_classes, dtype, x)
 
     def finish_batch(self, raw: torch.Tensor, indices: torch.Tensor, *, epoch: int | None = None,
                      augment: bool = True, standardize: bool = True,
@@ -235,7 +261,8 @@ class KerasDataFrameDataset(DirDataset):
         if not -n <= int(i) < n:
             raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
         i = int(i) % n
-        return _first(self.finish_batch(self.load_raw(i)[None], torch.tensor([i])))
+        sample = _first(self.finish_batch(self.load_raw(i)[None], torch.tensor([i])))
+        return self.transform_sample(sample) if self.has_transforms else sample
 
     def __repr__(self) -> str:
         return (f"KerasDataFrameDataset(samples={self.samples}, directory={self.directory!r}, "

@@ -9,7 +9,7 @@ multi_output), w ``(B,)`` of the generator dtype.
 
 Differences from Keras, besides those of ``LoaderIterator``:
 
-* ``filenames`` / ``filepaths`` are compact sequences of ``str``; ``classes`` is ``np.int32``
+* ``filenames`` / ``filepaths`` are lists of ``str`` as Keras's; ``classes`` is ``np.int32``
   (Keras's list of ints and lists when some labels are lists); label-less modes have
   ``class_indices == {}`` and ``classes is None`` where Keras has no attribute.
 * raw / multi_output labels must be numbers or bools (they become tensors): a TypeError
@@ -30,13 +30,18 @@ from typing import Any
 import torch
 
 from kdir_torch.datasets import KerasDataFrameDataset
-from kdir_torch.keras.iterator import LoaderIterator, check_loader_args, forward_attributes
+from kdir_torch.keras.iterator import (
+    LoaderIterator,
+    check_loader_args,
+    forward_attributes,
+    list_attributes,
+)
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["DataFrameIterator", "deprecated_arguments"]
 
 _FORWARDED = (
-    "class_indices", "filenames", "filepaths", "classes", "labels", "num_classes", "samples",
+    "class_indices", "classes", "labels", "num_classes", "samples",
     "image_shape", "directory", "target_size", "color_mode", "class_mode", "interpolation",
     "keep_aspect_ratio", "split", "subset", "data_format", "dtype", "x_col", "y_col",
     "weight_col", "validate_filenames", "sample_weight",
@@ -141,3 +146,4 @@ class DataFrameIterator(LoaderIterator):
 
 
 forward_attributes(DataFrameIterator, _FORWARDED)
+list_attributes(DataFrameIterator, ("filenames", "filepaths"))

@@ -12,14 +12,18 @@ built once, on first access, in this process only (workers never touch them).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from kdir_torch.datasets import KerasDirDataset
-from kdir_torch.keras.iterator import LoaderIterator, check_loader_args, forward_attributes
+from kdir_torch.keras.iterator import (
+    LoaderIterator,
+    check_loader_args,
+    forward_attributes,
+    list_attributes,
+)
 from kdir_torch.loader import checks
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
@@ -94,19 +98,10 @@ class DirectoryIterator(LoaderIterator):
         """``ceil(n / batch_size)`` (§A6); 0 for ``batch_size=0`` (an empty directory)."""
         return 0 if self.batch_size == 0 else super().__len__()
 
-    @functools.cached_property
-    def filenames(self) -> list[str]:
-        """Keras's ``filenames``: ``class/sub/file.png`` of every sample, a ``list`` of ``str``."""
-        return self.dataset.filenames.tolist()
-
-    @functools.cached_property
-    def filepaths(self) -> list[str]:
-        """Keras's ``filepaths``: ``os.path.join(directory, filename)``, a ``list`` of ``str``."""
-        return self.dataset.filepaths.tolist()
-
     def __repr__(self) -> str:
         return (f"DirectoryIterator({self.directory!r}, n={self.n}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed})")
 
 
 forward_attributes(DirectoryIterator, _FORWARDED)
+list_attributes(DirectoryIterator, ("filenames", "filepaths"))

@@ -35,6 +35,7 @@ Keras 3: ``model.fit(it)``, ``evaluate(it)`` and ``predict(it)`` accept every
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -49,7 +50,7 @@ from kdir_torch.keras.save import save_batch
 from kdir_torch.loader import CallableAugment, DeviceLoader, checks, make_loader
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
-__all__ = ["LoaderIterator", "check_loader_args", "forward_attributes"]
+__all__ = ["LoaderIterator", "check_loader_args", "forward_attributes", "list_attributes"]
 
 keras_fit.install()  # Keras 3 model.fit(it) for every LoaderIterator; imports nothing
 
@@ -257,6 +258,18 @@ class LoaderIterator:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={self.n}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed})")
+
+
+def list_attributes(cls: type, names: tuple[str, ...]) -> None:
+    """Give ``cls`` ``list`` properties ``name -> self.dataset.name.tolist()``, built once on
+    first access (Keras's iterators hold plain lists, so ``json.dump``, ``+`` and numpy fancy
+    indexing work; the dataset keeps its compact table, and workers never build the lists)."""
+    for name in names:
+        prop = functools.cached_property(
+            lambda self, name=name: getattr(self.dataset, name).tolist())
+        prop.__set_name__(cls, name)
+        prop.__doc__ = f"``dataset.{name}`` as a ``list`` of ``str`` (Keras's attribute, §A4)."
+        setattr(cls, name, prop)
 
 
 def forward_attributes(cls: type, names: tuple[str, ...]) -> None:
