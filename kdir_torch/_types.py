@@ -1,4 +1,4 @@
-"""Literal aliases for the string-valued arguments (KERAS_SPEC §A1, §B1)."""
+"""Literal aliases for the string-valued arguments (keras-semantics §A1, §B1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Argument checks shared by every entry point, with Keras's messages (KERAS_SPEC §A16, §B9)."""
+"""Argument checks shared by every entry point, with Keras's messages (keras-semantics §A16, §B9)."""
 
 from __future__ import annotations
 

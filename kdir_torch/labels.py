@@ -1,4 +1,4 @@
-"""Label encoders: the KERAS_SPEC §A9 (legacy ``class_mode``) and §B6 (``label_mode``) tables.
+"""Label encoders: the keras-semantics §A9 (legacy ``class_mode``) and §B6 (``label_mode``) tables.
 
 Also the one place where the PyTorch habit ``label_dtype=`` (e.g. ``torch.long`` for
 ``CrossEntropyLoss`` class indices) is checked and applied.

@@ -1,6 +1,6 @@
 """Standardization: rescale, samplewise/featurewise statistics, ZCA whitening and ``fit``.
 
-Keras's legacy ``ImageDataGenerator.standardize`` / ``fit`` (KERAS_SPEC §A12) as torch tensor
+Keras's legacy ``ImageDataGenerator.standardize`` / ``fit`` (keras-semantics §A12) as torch tensor
 ops that work on one image or a whole batch, on any device. The order of operations, the
 ``1e-6`` guards, the fitted-statistics shapes and every warning text are Keras's.
 
@@ -48,7 +48,7 @@ _COUPLING = {
 
 
 class Standardizer:
-    """Keras's ``standardize`` pipeline and ``fit`` statistics (KERAS_SPEC §A12).
+    """Keras's ``standardize`` pipeline and ``fit`` statistics (keras-semantics §A12).
 
     Args:
         featurewise_center: subtract the fitted per-channel ``mean``.
@@ -160,7 +160,7 @@ class Standardizer:
 
     # -- standardize -------------------------------------------------------------------------
     def standardize(self, x: Any, *, whole_array: bool = False) -> torch.Tensor:
-        """Apply the normalization configuration in Keras's order (KERAS_SPEC §A12).
+        """Apply the normalization configuration in Keras's order (keras-semantics §A12).
 
         Order: ``preprocessing_function`` (per image), ``rescale``, samplewise center,
         samplewise std, featurewise center, featurewise std, ZCA. An unfitted featurewise/ZCA
@@ -276,7 +276,7 @@ class Standardizer:
 
 
 def _couple_flags(flags: dict[str, bool]) -> dict[str, bool]:
-    """Keras's constructor flag coupling, warning with its texts (KERAS_SPEC §A12, §A16)."""
+    """Keras's constructor flag coupling, warning with its texts (keras-semantics §A12, §A16)."""
     out = dict(flags)
     if flags["zca_whitening"]:
         if not flags["featurewise_center"]:

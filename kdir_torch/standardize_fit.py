@@ -1,6 +1,6 @@
 """The maths of ``fit``: input checks, augmentation rounds, per-channel statistics and ZCA.
 
-Helpers of :meth:`kdir_torch.standardize.Standardizer.fit` (KERAS_SPEC §A12, §A16), split out
+Helpers of :meth:`kdir_torch.standardize.Standardizer.fit` (keras-semantics §A12, §A16), split out
 to keep modules small. Everything is a torch op; statistics are computed in float64.
 """
 

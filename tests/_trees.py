@@ -1,7 +1,7 @@
 """Test helpers for the loader / iterator tests: index-encoding image trees and an augmenter.
 
 ``indexed_tree`` writes ``root/<class>/<k>.png`` where the file that Keras lists at position
-``k`` (class order, then sorted names; KERAS_SPEC §A3/§A4) has every pixel of channel 0 equal
+``k`` (class order, then sorted names; keras-semantics §A3/§A4) has every pixel of channel 0 equal
 to ``k`` and channel 1 equal to its class index, so order and labels can be read back from the
 tensors alone. ``CounterAugment`` follows the ``Augment`` protocol (``make_params`` /
 ``apply``) with draws from ``kdir_torch._rng`` keyed by ``(seed, epoch, index)``.

@@ -1,4 +1,4 @@
-"""``ImageDataGenerator.flow`` / ``NumpyArrayIterator`` (KERAS_SPEC §A15, §A16): differential
+"""``ImageDataGenerator.flow`` / ``NumpyArrayIterator`` (keras-semantics §A15, §A16): differential
 tests against Keras's own ``NumpyArrayIterator`` (shuffle=False, no augmentation), augmentation
 against our own ``apply_transform``, and determinism for 0 and 2 workers."""
 

@@ -1,4 +1,4 @@
-"""Kernel contracts and geometry of ``kdir_torch.augment.functional`` (KERAS_SPEC §A11).
+"""Kernel contracts and geometry of ``kdir_torch.augment.functional`` (keras-semantics §A11).
 
 scipy parity (§A11.3 fill modes), the documented geometry (``keras_quirks=False``), channel
 shift (§A11.4), brightness (§A11.5), and the tensor contracts every kernel promises.

@@ -1,6 +1,6 @@
 """Differential tests: ``Augment(keras_quirks=True)`` against real Keras's ``apply_transform``.
 
-KERAS_SPEC §A11 (affine matrix and quirks §A11.1, fill modes §A11.3, channel shift §A11.4,
+keras-semantics §A11 (affine matrix and quirks §A11.1, fill modes §A11.3, channel shift §A11.4,
 brightness §A11.5). Parity target: within 1 grey level on >= 99% of values and mean absolute
 difference < 0.25; order 0 with integer shifts/flips must be exact.
 """

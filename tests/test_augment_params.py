@@ -1,4 +1,4 @@
-"""Parameter draws of ``Augment.make_params`` (KERAS_SPEC §A10), validation (§A16) and
+"""Parameter draws of ``Augment.make_params`` (keras-semantics §A10), validation (§A16) and
 ``AugmentParams`` bookkeeping. Distributions are checked on 20k samples with 6-sigma bounds.
 """
 

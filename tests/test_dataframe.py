@@ -1,4 +1,4 @@
-"""``KerasDataFrameDataset`` / ``DataFrameIterator`` on the torch side (KERAS_SPEC §A14).
+"""``KerasDataFrameDataset`` / ``DataFrameIterator`` on the torch side (keras-semantics §A14).
 
 The dataset protocol (``ds[i]`` per class_mode, ``make_loader`` with 0 and 2 workers equal to
 the stacked items, a plain ``DataLoader``), list payloads through the loader (multi_output),

@@ -1,5 +1,5 @@
 """Differential tests of ``flow_from_dataframe`` against Keras's own ``DataFrameIterator``
-(KERAS_SPEC §A14, §A16), KERAS_BACKEND=torch, shuffle=False.
+(keras-semantics §A14, §A16), KERAS_BACKEND=torch, shuffle=False.
 
 Every class_mode (multi-label, raw and multi_output included), weight_col, the
 validate_filenames filter and its warning, classes filtering, validation_split / subset and

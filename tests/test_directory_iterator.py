@@ -1,4 +1,4 @@
-"""DirectoryIterator: Keras's iterator protocol (KERAS_SPEC §A6), batches (§A7, §A9), saving
+"""DirectoryIterator: Keras's iterator protocol (keras-semantics §A6), batches (§A7, §A9), saving
 (§A13), and differential tests against Keras's own ``DirectoryIterator`` (shuffle=False)."""
 
 from __future__ import annotations

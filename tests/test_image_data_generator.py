@@ -1,4 +1,4 @@
-"""ImageDataGenerator facade (KERAS_SPEC §A1, §A10-§A13, §A16) and save_to_dir (§A13).
+"""ImageDataGenerator facade (keras-semantics §A1, §A10-§A13, §A16) and save_to_dir (§A13).
 
 Differential tests use the real Keras 3 legacy generator (KERAS_BACKEND=torch). The generator
 tests need ``kdir_torch.augment``; until that package exists they skip (save tests still run).

@@ -1,6 +1,6 @@
 """Keras's image utilities (``kdir_torch.keras.image_utils``) against real Keras.
 
-KERAS_SPEC §A8 (load_img / img_to_array), Part C (array_to_img, save_img, smart_resize,
+keras-semantics §A8 (load_img / img_to_array), Part C (array_to_img, save_img, smart_resize,
 list_pictures, validate_filename) and §A16 (messages). Images are built with PIL in
 ``tmp_path``; pixels, modes, shapes, dtypes, error types and texts are compared with
 ``keras.utils`` / ``keras.src.legacy.preprocessing.image``.

@@ -1,4 +1,4 @@
-"""Directory indexing rules: KERAS_SPEC §A3 (classes), §A4 (files), §A5 (split), §B2/§B3 (modern)."""
+"""Directory indexing rules: keras-semantics §A3 (classes), §A4 (files), §A5 (split), §B2/§B3 (modern)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """make_loader: argument checks, fast path == simple path, bad files, sharding, gather.
 
-The batch pipeline is KERAS_SPEC §A7 (decode, augment, standardize, labels per §A9), batched;
+The batch pipeline is keras-semantics §A7 (decode, augment, standardize, labels per §A9), batched;
 batch slicing follows §A6 (partial last batch, never across the epoch boundary).
 """
 

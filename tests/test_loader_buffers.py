@@ -1,5 +1,5 @@
 """Memory the CPU loader reuses (``loader/buffers.py``): it must never hand out or overwrite
-memory a caller still holds, and batches stay equal to stacked ``ds[i]`` (KERAS_SPEC §A7)."""
+memory a caller still holds, and batches stay equal to stacked ``ds[i]`` (keras-semantics §A7)."""
 
 from __future__ import annotations
 

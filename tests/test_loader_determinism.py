@@ -1,7 +1,7 @@
 """Determinism of make_loader: worker counts, epochs, resume, no global RNG.
 
 DESIGN.md "Randomness is ours": order and augmented pixels depend only on (seed, epoch, index).
-Batching per KERAS_SPEC §A6 (partial last batch, no wrap across the epoch boundary).
+Batching per keras-semantics §A6 (partial last batch, no wrap across the epoch boundary).
 """
 
 from __future__ import annotations

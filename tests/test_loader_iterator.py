@@ -1,5 +1,5 @@
 """``LoaderIterator`` (kdir_torch/keras/iterator.py): in-order ``it[i]`` served by one loader
-pass, and batch positions kept when the loader leaves a whole batch out (KERAS_SPEC §A6)."""
+pass, and batch positions kept when the loader leaves a whole batch out (keras-semantics §A6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``image_dataset_from_directory`` against KERAS_SPEC Part B (§B1–§B9).
+"""``image_dataset_from_directory`` against keras-semantics Part B (§B1–§B9).
 
 Trees are built in ``tmp_path``; every image is a constant whose value is the file's position
 in Keras's sorted listing, so order, labels and splits can be read back from the tensors

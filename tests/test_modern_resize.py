@@ -1,7 +1,7 @@
-"""Decoding and resizing of the modern API against TF's formulas (KERAS_SPEC §B7).
+"""Decoding and resizing of the modern API against TF's formulas (keras-semantics §B7).
 
 Each resampler is checked against an independent float64 per-pixel reference written from the
-TF kernel it reproduces; boxes against the spec's worked examples; decoding against hand-made
+TF kernel it reproduces; boxes against the worked examples of docs/keras-semantics.md; decoding against hand-made
 PNG/GIF/BMP/JPEG files. If TensorFlow is importable, a differential test runs against
 ``tf.image.resize`` / ``tf.io.decode_image`` too.
 """

@@ -1,5 +1,5 @@
 """Multi-root datasets and ``kt.concat``: classes merged by name, labels remapped, file names
-unambiguous (kdir_torch/index/roots.py). Each root alone is listed as Keras lists it (KERAS_SPEC
+unambiguous (kdir_torch/index/roots.py). Each root alone is listed as Keras lists it (keras-semantics
 §A3–§A5, §B2–§B5), which the differential tests check against Keras's own iterator."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Regression tests for Keras-parity bugs found by Keras's own test suites, each differential
 against real Keras (KERAS_BACKEND=torch) where Keras has the behaviour.
 
-1. ``flow_from_directory`` on an empty directory (KERAS_SPEC §A6, §A9): Keras's empty batch.
+1. ``flow_from_directory`` on an empty directory (keras-semantics §A6, §A9): Keras's empty batch.
 2. ``interpolation="unsupported"`` (§A2, §A8.3): checked only when a file needs resizing.
 3. float64 batches of 32-bit "I" grayscale files (§A7, §A8.4): through float32 as Keras.
 4. Integer positions under bilinear interpolation (§A11.3): scipy's exact pixels.

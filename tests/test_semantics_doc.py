@@ -154,5 +154,5 @@ def test_subsections_sit_under_their_section_and_part():
 @pytest.mark.parametrize("section", ["A4.1", "A4.5", "A8.2", "A8.4", "A11.1", "A11.5",
                                      "A12.1", "A12.3", "B1.1", "B1.9"])
 def test_subsections_cited_by_number_exist(section):
-    """Subsections the code base cites by step number (KERAS_SPEC's steps) are headings."""
+    """Subsections the code base cites by step number (the numbered steps of docs/keras-semantics.md) are headings."""
     assert section in {h[0] for h in section_headings(_doc_lines())}

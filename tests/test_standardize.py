@@ -1,4 +1,4 @@
-"""Standardizer vs Keras's legacy ``ImageDataGenerator.standardize`` / ``fit`` (KERAS_SPEC §A12).
+"""Standardizer vs Keras's legacy ``ImageDataGenerator.standardize`` / ``fit`` (keras-semantics §A12).
 
 Differential tests run the real Keras 3 legacy generator (KERAS_BACKEND=torch) on the same
 arrays; every warning and error text of §A16 that belongs to standardization is pinned.

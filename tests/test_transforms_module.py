@@ -1,6 +1,6 @@
 """Keras's module-level transforms (``kdir_torch.keras.transforms``) against real Keras.
 
-KERAS_SPEC §A11 (affine matrix and quirks §A11.1, fill modes §A11.3, channel shift §A11.4,
+keras-semantics §A11 (affine matrix and quirks §A11.1, fill modes §A11.3, channel shift §A11.4,
 brightness §A11.5) and §A16 (messages). The deterministic functions are compared with
 ``keras.src.legacy.preprocessing.image`` on random images: float64 images to 1e-6, float32
 within 1 level on >= 99% of values (mean < 0.25, as the other Keras diff tests), integer

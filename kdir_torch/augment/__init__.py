@@ -1,4 +1,4 @@
-"""Batched, device-agnostic Keras-style image augmentation (KERAS_SPEC §A10-§A11).
+"""Batched, device-agnostic Keras-style image augmentation (keras-semantics §A10-§A11).
 
 ``Augment`` draws per-sample parameters from ``(seed, epoch, index)`` and applies them with
 the pure kernels of :mod:`kdir_torch.augment.functional`; ``AugmentParams`` carries them.

@@ -1,4 +1,4 @@
-"""Order-1 (bilinear) resampling with scipy's exact pixels at integer positions (KERAS_SPEC §A11.3).
+"""Order-1 (bilinear) resampling with scipy's exact pixels at integer positions (keras-semantics §A11.3).
 
 scipy's linear spline read at a mapped coordinate that is an integer on both axes returns that
 input pixel exactly (weights 1 and 0). ``grid_sample`` does not: its ``[-1, 1]`` grid

@@ -1,6 +1,6 @@
 """Argument checks and per-sample random draws for :class:`~kdir_torch.augment.Augment`.
 
-The distributions are Keras's ``get_random_transform`` (KERAS_SPEC §A10); the random numbers
+The distributions are Keras's ``get_random_transform`` (keras-semantics §A10); the random numbers
 are ours: every draw ``k`` of sample ``i`` is ``kdir_torch._rng.uniforms(seed, epoch, i,
 stream=k)``, so a sample's parameters depend only on ``(seed, epoch, index)``. Each draw has
 its own fixed stream number, so enabling one augmentation never changes another's values.
@@ -18,7 +18,7 @@ import torch
 
 from kdir_torch import _rng
 
-# One stream per draw (KERAS_SPEC §A10 order; numbers are fixed, not positional).
+# One stream per draw (keras-semantics §A10 order; numbers are fixed, not positional).
 STREAM_THETA = 0
 STREAM_TX_VALUE, STREAM_TX_SIGN = 1, 2
 STREAM_TY_VALUE, STREAM_TY_SIGN = 3, 4
@@ -86,7 +86,7 @@ def check_brightness_range(brightness_range: Any) -> tuple[float, float] | None:
 
 @dataclass(frozen=True)
 class ShiftSpec:
-    """A validated ``width_shift_range`` / ``height_shift_range`` (KERAS_SPEC §A10 step 2).
+    """A validated ``width_shift_range`` / ``height_shift_range`` (keras-semantics §A10 step 2).
 
     Attributes:
         choices: values to pick from (int / list ranges), each then given a random sign; or None.

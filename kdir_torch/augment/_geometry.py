@@ -1,4 +1,4 @@
-"""Affine matrices of Keras's ``apply_affine_transform`` (KERAS_SPEC §A11.1), batched in numpy."""
+"""Affine matrices of Keras's ``apply_affine_transform`` (keras-semantics §A11.1), batched in numpy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Batched resampling with ``scipy.ndimage.affine_transform`` semantics (KERAS_SPEC §A11.3).
+"""Batched resampling with ``scipy.ndimage.affine_transform`` semantics (keras-semantics §A11.3).
 
 Output pixel ``(r, c)`` of sample ``b`` reads the input at ``A_b @ (r, c, 1)``. Source
 coordinates are computed in float64 in scipy's operation order (``(a2 + r*a0) + c*a1``), out-of-range

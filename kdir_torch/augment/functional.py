@@ -1,4 +1,4 @@
-"""Pure batched augmentation kernels with Keras's ``apply_transform`` semantics (KERAS_SPEC §A11).
+"""Pure batched augmentation kernels with Keras's ``apply_transform`` semantics (keras-semantics §A11).
 
 Every kernel takes ``(B, C, H, W)`` floating tensors (``(C, H, W)`` is the ``B = 1`` case and
 comes back as rank 3) and ``(B,)`` parameter tensors, runs the same tensor code on any

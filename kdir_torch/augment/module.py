@@ -17,7 +17,7 @@ from kdir_torch.augment.params import AugmentParams
 class Augment(torch.nn.Module):
     """Random Keras-style augmentation of ``(B, C, H, W)`` (or ``(C, H, W)``) float batches.
 
-    Arguments mean what they mean in Keras's ``ImageDataGenerator`` (KERAS_SPEC §A10/§A11).
+    Arguments mean what they mean in Keras's ``ImageDataGenerator`` (keras-semantics §A10/§A11).
     Parameters of sample ``i`` are a pure function of ``(seed, epoch, i)``: the same for any
     batch composition, worker count or device. Geometry follows Keras's documentation unless
     ``keras_quirks=True`` (see :mod:`kdir_torch.augment.functional`).
@@ -106,7 +106,7 @@ class Augment(torch.nn.Module):
     def make_params(
         self, image_hw: tuple[int, int], indices: Any, *, epoch: int = 0, seed: int | None = None
     ) -> AugmentParams:
-        """Draw the parameters of samples ``indices`` (KERAS_SPEC §A10 distributions).
+        """Draw the parameters of samples ``indices`` (keras-semantics §A10 distributions).
 
         Args:
             image_hw: ``(H, W)``; fractional shifts scale ``tx`` by H and ``ty`` by W.

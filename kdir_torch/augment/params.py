@@ -1,7 +1,7 @@
 """Per-sample augmentation parameters: the "draw" half of draw-then-apply.
 
 An :class:`AugmentParams` holds one value per sample for every key of Keras's
-``get_random_transform`` dict (KERAS_SPEC §A10), as ``(B,)`` tensors. Replaying the same
+``get_random_transform`` dict (keras-semantics §A10), as ``(B,)`` tensors. Replaying the same
 params replays the same pixels (DESIGN.md "Draw, then apply").
 
 Optional per-sample operations (channel shift, brightness) are ``None`` when no sample of
@@ -22,7 +22,7 @@ from torch import Tensor
 _FLOAT_FIELDS = ("theta", "tx", "ty", "shear", "zx", "zy")
 _BOOL_FIELDS = ("flip_horizontal", "flip_vertical")
 _OPTIONAL_FIELDS = ("channel_shift_intensity", "brightness")
-# Keras's defaults for keys missing from a transform dict (KERAS_SPEC §A11).
+# Keras's defaults for keys missing from a transform dict (keras-semantics §A11).
 _DEFAULTS = {"theta": 0.0, "tx": 0.0, "ty": 0.0, "shear": 0.0, "zx": 1.0, "zy": 1.0}
 
 

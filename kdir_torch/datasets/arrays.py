@@ -1,6 +1,6 @@
 """``ArrayDataset``: in-memory images (numpy or torch) behind the dataset protocol.
 
-The data of Keras's ``NumpyArrayIterator`` (KERAS_SPEC §A15): images ``(N, H, W, C)``
+The data of Keras's ``NumpyArrayIterator`` (keras-semantics §A15): images ``(N, H, W, C)``
 (channels_last) or ``(N, C, H, W)`` (channels_first), optional labels, sample weights and
 extra input arrays, all indexed along their first axis. Nothing is copied per sample:
 ``load_raw(i)`` is a view of row ``i`` and the loader stacks a batch in one copy.

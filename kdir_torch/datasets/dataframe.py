@@ -2,7 +2,7 @@
 
 The rows come from a pandas DataFrame, a CSV file or a list of records (``dataframe_table``),
 filtered, split and labelled by Keras's ``DataFrameIterator`` rules (``dataframe_rows``,
-KERAS_SPEC §A14); images are decoded exactly as ``KerasDirDataset`` does (the same
+keras-semantics §A14); images are decoded exactly as ``KerasDirDataset`` does (the same
 ``load_raw``: Keras's ``load_img`` + ``img_to_array`` pixels, §A8).
 """
 
@@ -35,7 +35,7 @@ def _first(out: Any) -> Any:
 
 class KerasDataFrameDataset(DirDataset):
     """The images named in a table, loaded exactly like Keras's
-    ``ImageDataGenerator().flow_from_dataframe`` (KERAS_SPEC §A14, messages §A16).
+    ``ImageDataGenerator().flow_from_dataframe`` (keras-semantics §A14, messages §A16).
 
     ``ds[i]`` returns ``(image, label)``, ``(image, label, weight)`` with ``weight_col``, or
     ``image`` for ``class_mode=None``: the image as ``dtype`` in 0..255, ``(C, H, W)`` or

@@ -1,6 +1,6 @@
 """Keras's ``DataFrameIterator`` rules on a table: checks, filtering, classes, split, labels.
 
-KERAS_SPEC §A14, in Keras's order: the argument checks of ``_check_params`` (with Keras's
+keras-semantics §A14, in Keras's order: the argument checks of ``_check_params`` (with Keras's
 types and texts), then ``validate_filenames`` (rows whose file is missing or has another
 extension are dropped, with Keras's warning), then the classes (``classes`` given: order
 preserving de-duplication, rows whose labels are not in it dropped, list labels filtered and

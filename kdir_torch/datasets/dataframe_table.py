@@ -1,6 +1,6 @@
 """The table behind ``KerasDataFrameDataset``: a pandas DataFrame, a CSV file or records.
 
-Keras's ``flow_from_dataframe`` takes a pandas DataFrame (KERAS_SPEC §A14). pandas stays an
+Keras's ``flow_from_dataframe`` takes a pandas DataFrame (keras-semantics §A14). pandas stays an
 optional dependency here: it is imported only when a DataFrame is passed (it is then already
 imported; the check reads ``sys.modules`` and never imports it) or when a CSV file is read and
 pandas is installed. Three inputs are accepted:

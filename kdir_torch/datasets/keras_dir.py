@@ -20,7 +20,7 @@ from .base import DirDataset, convert
 
 class KerasDirDataset(DirDataset):
     """Images of a ``root/class/.../image`` tree, indexed and loaded exactly like Keras's
-    ``ImageDataGenerator().flow_from_directory`` (KERAS_SPEC §A2–§A9).
+    ``ImageDataGenerator().flow_from_directory`` (keras-semantics §A2–§A9).
 
     ``ds[i]`` returns ``(image, label)`` (or ``image`` for ``class_mode=None``): the image as
     ``dtype`` in 0..255 (0..65535 for 16-bit grayscale), ``(C, H, W)`` or ``(H, W, C)`` for

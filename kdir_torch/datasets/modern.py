@@ -1,4 +1,4 @@
-"""The modern (``image_dataset_from_directory``) datasets (KERAS_SPEC §B6–§B8).
+"""The modern (``image_dataset_from_directory``) datasets (keras-semantics §B6–§B8).
 
 ``ModernDirDataset`` is the per-element dataset (the ``tf.data`` pipeline's ``map(load)``):
 ``ds[i]`` decodes and resizes file ``i`` exactly like Keras's ``_load_image_tf`` and encodes its
@@ -83,7 +83,7 @@ def _check_element_args(label_mode: Any, color_mode: Any, interpolation: Any, da
 
 
 class ModernDirDataset(DirDataset):
-    """Per-element dataset of ``image_dataset_from_directory`` (KERAS_SPEC §B6, §B7).
+    """Per-element dataset of ``image_dataset_from_directory`` (keras-semantics §B6, §B7).
 
     ``ds[i]`` is ``(image, label)`` (``image`` alone without labels): the image float32 in
     0..255 (uint8 for ``interpolation="nearest"``, as TF), ``(C, H, W)`` or ``(H, W, C)`` for

@@ -1,4 +1,4 @@
-"""Class discovery, file listing and splits: ``index_directory`` (KERAS_SPEC §A3–§A5, §B2–§B3)."""
+"""Class discovery, file listing and splits: ``index_directory`` (keras-semantics §A3–§A5, §B2–§B3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Several roots as one index, and indexes merged into one: classes merged by name.
 
 A multi-root index lists every root exactly as a single-root index would (Keras's class
-folders, file order and per-class split, KERAS_SPEC §A3–§A5 / §B2–§B3), root after root in the
+folders, file order and per-class split, keras-semantics §A3–§A5 / §B2–§B3), root after root in the
 order given. Classes are merged **by name**: the class list is the union of the roots' class
 folders in Keras's sort order (plain code-point ``sorted``), or ``classes=`` when given (legacy:
 a name missing from a root is simply empty there; modern: it must be a folder of some root),

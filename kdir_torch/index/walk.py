@@ -1,4 +1,4 @@
-"""Keras's file listing (KERAS_SPEC §A4, §B3) on top of ``os.scandir``.
+"""Keras's file listing (keras-semantics §A4, §B3) on top of ``os.scandir``.
 
 Keras sorts ``os.walk`` triples by their root string (not depth-first: "sub-a" comes before
 "sub/deep") and the file names inside each root with ``sorted``. We reproduce exactly that,

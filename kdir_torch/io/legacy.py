@@ -1,4 +1,4 @@
-"""Legacy image loading: Keras's ``load_img`` + ``img_to_array`` with PIL (KERAS_SPEC §A8).
+"""Legacy image loading: Keras's ``load_img`` + ``img_to_array`` with PIL (keras-semantics §A8).
 
 Pixels equal ``img_to_array(load_img(...))`` bit for bit: the same PIL colour conversions, the
 same resize filters and the same ``keep_aspect_ratio`` crop box. No EXIF rotation (as Keras).
@@ -27,7 +27,7 @@ _KEEP_GRAY = ("L", "I;16", "I")
 class InterpolationError(ValueError):
     """``load_img``'s error for an unknown filter name, raised only when a resize needs it.
 
-    The message is Keras's text (KERAS_SPEC §A8.3, §A16); a dataset appends the sample and
+    The message is Keras's text (keras-semantics §A8.3, §A16); a dataset appends the sample and
     file. A configuration error, not a file fault: ``on_error="skip"`` never skips it.
     """
 

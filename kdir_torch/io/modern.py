@@ -1,5 +1,5 @@
 """Modern image loading: ``tf.io.decode_image`` + ``tf.image.resize`` with PIL and torch
-(KERAS_SPEC §B7).
+(keras-semantics §B7).
 
 Decoding follows ``tf.image.decode_image(bytes, channels=C, expand_animations=False)``:
 

@@ -1,4 +1,4 @@
-"""TensorFlow's ``tf.image.resize(..., antialias=False)`` as torch ops (KERAS_SPEC §B7).
+"""TensorFlow's ``tf.image.resize(..., antialias=False)`` as torch ops (keras-semantics §B7).
 
 Every method of ``image_dataset_from_directory`` is reproduced on ``(..., H, W)`` tensors:
 

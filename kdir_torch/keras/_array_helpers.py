@@ -1,5 +1,5 @@
 """Helpers of Keras's module-level image utilities: ``data_format`` checks with Keras's text,
-numpy/tensor round-tripping and dtype handling (KERAS_SPEC Part C, §A16)."""
+numpy/tensor round-tripping and dtype handling (keras-semantics Part C, §A16)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Small helpers of the ``ImageDataGenerator`` facade: Keras's argument checks, attribute
-properties and numpy/tensor round-tripping (KERAS_SPEC §A10, §A16)."""
+properties and numpy/tensor round-tripping (keras-semantics §A10, §A16)."""
 
 from __future__ import annotations
 

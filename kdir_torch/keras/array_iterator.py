@@ -3,7 +3,7 @@
 Composition only: an ``ArrayDataset`` (the arrays, Keras's batch structure; built without
 augmentation) driven by ``LoaderIterator`` (Keras's iterator protocol over ``make_loader``;
 its module docstring lists the differences from Keras). Keras's checks, messages and their
-order are kept (KERAS_SPEC §A15, §A16). Batches are images ``(B, H, W, C)``/``(B, C, H, W)``
+order are kept (keras-semantics §A15, §A16). Batches are images ``(B, H, W, C)``/``(B, C, H, W)``
 of the generator dtype, augmented and standardized by the generator, with labels, sample
 weights and extra inputs returned unchanged: ``x``, ``(x, y)`` or ``(x, y, w)``, where ``x``
 is ``[images, *misc]`` when ``x`` was given as ``(images, misc)``.
@@ -95,7 +95,7 @@ def split_inputs(x: Any, y: Any, sample_weight: Any, validation_split: float,
 
 
 class NumpyArrayIterator(LoaderIterator):
-    """Iterator over in-memory images, Keras's ``NumpyArrayIterator`` (KERAS_SPEC §A15).
+    """Iterator over in-memory images, Keras's ``NumpyArrayIterator`` (keras-semantics §A15).
 
     Args:
         x: images ``(N, H, W, C)`` (channels_last) or ``(N, C, H, W)``, numpy or tensor

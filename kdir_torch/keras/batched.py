@@ -1,4 +1,4 @@
-"""``BatchedDataset``: what ``image_dataset_from_directory`` returns (KERAS_SPEC §B8).
+"""``BatchedDataset``: what ``image_dataset_from_directory`` returns (keras-semantics §B8).
 
 A finite iterable of batches (one epoch per ``iter()``, ``ceil(N / batch_size)`` batches with a
 partial last one, or single elements when ``batch_size`` is None) carrying ``class_names`` and

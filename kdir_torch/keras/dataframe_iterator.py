@@ -4,7 +4,7 @@ Composition only: a ``KerasDataFrameDataset`` (table parsing, Keras's checks, fi
 split, labels and decoding; built without augmentation) driven by ``LoaderIterator`` (Keras's
 iterator protocol over ``make_loader``; its module docstring lists the differences from
 Keras). Batches are ``(x, y)``, ``(x, y, w)`` with ``weight_col``, or ``x``: x ``(B, H, W,
-C)``/``(B, C, H, W)`` of the generator dtype, y per KERAS_SPEC §A14 (a list of tensors for
+C)``/``(B, C, H, W)`` of the generator dtype, y per keras-semantics §A14 (a list of tensors for
 multi_output), w ``(B,)`` of the generator dtype.
 
 Differences from Keras, besides those of ``LoaderIterator``:

@@ -3,7 +3,7 @@
 Composition only: a ``KerasDirDataset`` (listing, decoding, labels; built without augmentation)
 driven by ``LoaderIterator`` (Keras's iterator protocol over ``make_loader``; its module
 docstring lists the differences from Keras). Batches are x ``(B, H, W, C)``/``(B, C, H, W)`` of
-the generator dtype and labels per KERAS_SPEC §A9.
+the generator dtype and labels per keras-semantics §A9.
 
 ``filenames`` and ``filepaths`` are Python lists, as Keras's (``json.dump``, ``+`` and numpy
 fancy indexing work on them); the dataset keeps its compact ``StringTable``, and the lists are

@@ -1,6 +1,6 @@
 """Keras's array <-> image utilities: ``img_to_array``, ``array_to_img``, ``smart_resize``.
 
-Keras 3's ``keras.utils`` functions (KERAS_SPEC §A8.4, Part C) with Keras's defaults
+Keras 3's ``keras.utils`` functions (keras-semantics §A8.4, Part C) with Keras's defaults
 (channels_last, float32), values and error texts, plus:
 
 * numpy arrays and torch tensors are accepted wherever Keras takes an array; ``smart_resize``

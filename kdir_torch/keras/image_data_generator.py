@@ -1,6 +1,6 @@
 """Keras's legacy ``ImageDataGenerator``, composed of an ``Augment`` and a ``Standardizer``.
 
-Every constructor argument of Keras 3's ``ImageDataGenerator`` with its default (KERAS_SPEC
+Every constructor argument of Keras 3's ``ImageDataGenerator`` with its default (keras-semantics
 §A1), Keras's validation and messages (§A16), and the methods Keras exposes
 (``get_random_transform``, ``apply_transform``, ``random_transform``, ``standardize``,
 ``fit``, ``flow_from_directory``). The maths lives in :mod:`kdir_torch.augment` and
@@ -47,7 +47,7 @@ __all__ = ["ImageDataGenerator"]
 _ADHOC_TAG = 0xAD0C  # seed-derivation counter for unseeded get_random_transform draws
 
 class ImageDataGenerator:
-    """Keras's ``ImageDataGenerator`` for PyTorch (KERAS_SPEC §A1, §A10-§A12, §A16).
+    """Keras's ``ImageDataGenerator`` for PyTorch (keras-semantics §A1, §A10-§A12, §A16).
 
     Args:
         featurewise_center ... dtype: Keras 3's constructor arguments and defaults (§A1);
@@ -143,7 +143,7 @@ class ImageDataGenerator:
     def get_random_transform(
         self, img_shape: Sequence[int], seed: int | None = None
     ) -> dict[str, Any]:
-        """Draw one set of transform parameters (KERAS_SPEC §A10).
+        """Draw one set of transform parameters (keras-semantics §A10).
 
         Args:
             img_shape: shape of the single image, in ``data_format`` (3 ints).
@@ -169,7 +169,7 @@ class ImageDataGenerator:
         return params.to_keras_dict(0)
 
     def apply_transform(self, x: Any, transform_parameters: Mapping[str, Any]) -> Any:
-        """Apply a Keras parameter dict to one image (KERAS_SPEC §A11); missing keys = identity.
+        """Apply a Keras parameter dict to one image (keras-semantics §A11); missing keys = identity.
 
         Args:
             x: one image in ``data_format`` (``(H, W, C)`` or ``(C, H, W)``), numpy or tensor.
@@ -190,7 +190,7 @@ class ImageDataGenerator:
         return same_kind(out, x)
 
     def random_transform(self, x: Any, seed: int | None = None) -> Any:
-        """``apply_transform(x, get_random_transform(x.shape, seed))`` (KERAS_SPEC §A10-§A11).
+        """``apply_transform(x, get_random_transform(x.shape, seed))`` (keras-semantics §A10-§A11).
 
         Args:
             x: one image in ``data_format``, numpy or tensor.
@@ -202,7 +202,7 @@ class ImageDataGenerator:
         return self.apply_transform(x, self.get_random_transform(tuple(np.shape(x)), seed))
 
     def standardize(self, x: Any) -> Any:
-        """Normalize one image or a batch in Keras's order (KERAS_SPEC §A12).
+        """Normalize one image or a batch in Keras's order (keras-semantics §A12).
 
         Args:
             x: ``(H, W, C)``/``(C, H, W)`` or a batch ``(B, ...)`` in ``data_format``.
@@ -218,7 +218,7 @@ class ImageDataGenerator:
         return same_kind(out, x)
 
     def fit(self, x: Any, augment: bool = False, rounds: int = 1, seed: int | None = None) -> None:
-        """Fit ``mean``/``std``/``zca_whitening_matrix`` on sample data (KERAS_SPEC §A12).
+        """Fit ``mean``/``std``/``zca_whitening_matrix`` on sample data (keras-semantics §A12).
 
         Args:
             x: rank-4 numpy array or tensor in ``data_format``.
@@ -239,7 +239,7 @@ class ImageDataGenerator:
         subset: str | None = None, *, num_workers: int | None = None,
         device: str | torch.device | None = None, pin_memory: bool | None = None,
     ) -> Any:
-        """A :class:`~kdir_torch.keras.array_iterator.NumpyArrayIterator` (KERAS_SPEC §A15).
+        """A :class:`~kdir_torch.keras.array_iterator.NumpyArrayIterator` (keras-semantics §A15).
 
         Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
         iterator's default, ``num_workers=0``). ``x`` is in the generator's ``data_format``
@@ -283,7 +283,7 @@ class ImageDataGenerator:
         timeout: float | None = None,
         on_error: str | None = None,
     ) -> Any:
-        """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (KERAS_SPEC §A1).
+        """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (keras-semantics §A1).
 
         Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
         iterator's default: ``num_workers=0``, ``timeout=300`` seconds per image read,
@@ -316,7 +316,7 @@ class ImageDataGenerator:
         device: str | torch.device | None = None, pin_memory: bool | None = None,
         timeout: float | None = None, on_error: str | None = None, **kwargs: Any,
     ) -> Any:
-        """A :class:`~kdir_torch.keras.dataframe_iterator.DataFrameIterator` (KERAS_SPEC §A14).
+        """A :class:`~kdir_torch.keras.dataframe_iterator.DataFrameIterator` (keras-semantics §A14).
 
         Keras's signature and defaults (``has_ext``, ``sort``, ``drop_duplicates`` and
         ``class_mode="other"`` give Keras's DeprecationWarnings), plus the keyword-only loader
@@ -342,7 +342,7 @@ class ImageDataGenerator:
     def transform_batch(
         self, x: torch.Tensor, indices: Any, *, seed: int | None = None, epoch: int = 0
     ) -> torch.Tensor:
-        """Augment then standardize a channels-first batch (KERAS_SPEC §A7 step 2b).
+        """Augment then standardize a channels-first batch (keras-semantics §A7 step 2b).
 
         Sample ``i``'s parameters depend only on ``(seed, epoch, indices[i])``, so the result
         does not depend on batch composition, worker count or device.

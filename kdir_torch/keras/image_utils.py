@@ -1,6 +1,6 @@
 """Keras's image file utilities: ``load_img``, ``save_img``, ``list_pictures``, ``validate_filename``.
 
-Keras 3's ``keras.utils`` functions (KERAS_SPEC §A8, Part C), same arguments, defaults,
+Keras 3's ``keras.utils`` functions (keras-semantics §A8, Part C), same arguments, defaults,
 pixels and error texts; ``img_to_array``, ``array_to_img`` and ``smart_resize`` live in
 :mod:`kdir_torch.keras.image_arrays` and are re-exported here, so this module mirrors
 ``keras.utils.image_utils``. Additions:
@@ -75,7 +75,7 @@ def load_img(
     data_format: str | None = None,
     dtype: Any = None,
 ) -> Image.Image | torch.Tensor:
-    """Load an image as ``keras.utils.load_img`` does (KERAS_SPEC §A8).
+    """Load an image as ``keras.utils.load_img`` does (keras-semantics §A8).
 
     PIL sniffs the format from the content (first frame of multi-frame files; no EXIF
     rotation). "grayscale" keeps "L", "I;16" and "I" images and converts anything else to

@@ -1,4 +1,4 @@
-"""Keras's legacy ``Iterator`` protocol over any kdir_torch dataset (KERAS_SPEC §A6).
+"""Keras's legacy ``Iterator`` protocol over any kdir_torch dataset (keras-semantics §A6).
 
 ``LoaderIterator`` is what ``DirectoryIterator`` (and every other ``flow_*`` iterator) is made
 of: a dataset built without augmentation, plus ``make_loader`` with ``augment=`` the

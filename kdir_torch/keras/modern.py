@@ -1,4 +1,4 @@
-"""``image_dataset_from_directory``: Keras 3's modern API on torch datasets (KERAS_SPEC Part B).
+"""``image_dataset_from_directory``: Keras 3's modern API on torch datasets (keras-semantics Part B).
 
 Every argument is checked in Keras's order with Keras's messages (§B1, §B9); the file list,
 labels, seeded global shuffle and split equal Keras's (§B2–§B5, with the upstream fix for tiny
@@ -200,7 +200,7 @@ def image_dataset_from_directory(
         ``subset="both"`` (the validation half is never shuffled).
 
     Raises:
-        ValueError: any check of KERAS_SPEC §B9, with Keras's message.
+        ValueError: any check of keras-semantics §B9, with Keras's message.
         TypeError: wrongly typed ``interpolation``/``batch_size``/``num_workers`` or
             non-numeric explicit labels.
         FileNotFoundError: missing ``directory`` with inferred labels.

@@ -30,7 +30,7 @@ _HASH_RANGE = 10**7
 
 
 def batch_to_uint8(x: torch.Tensor, data_format: str) -> np.ndarray:
-    """Keras's ``array_to_img(scale=True)`` pixels for a whole batch (KERAS_SPEC Part C).
+    """Keras's ``array_to_img(scale=True)`` pixels for a whole batch (keras-semantics Part C).
 
     Per image: ``x - min``, divided by the new max when it is not 0, times 255, all in
     float32, then truncated to uint8.
@@ -102,7 +102,7 @@ def save_batch(
     seed_counter: int | Sequence[int] | None = None,
     hash_range: int = _HASH_RANGE,
 ) -> list[str]:
-    """Save every image of a batch the way Keras's ``save_to_dir`` does (KERAS_SPEC §A13).
+    """Save every image of a batch the way Keras's ``save_to_dir`` does (keras-semantics §A13).
 
     Args:
         x: the transformed, standardized batch in ``data_format`` layout:

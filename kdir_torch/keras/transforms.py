@@ -1,6 +1,6 @@
 """Keras's module-level augmentation functions (``keras.src.legacy.preprocessing.image``).
 
-Same names, arguments, defaults and axis conventions as Keras 3 (KERAS_SPEC §A10-§A11):
+Same names, arguments, defaults and axis conventions as Keras 3 (keras-semantics §A10-§A11):
 ``random_rotation``, ``random_shift``, ``random_shear``, ``random_zoom``,
 ``random_channel_shift``, ``random_brightness``, and the deterministic functions of
 :mod:`kdir_torch.keras.transforms_apply` (``apply_affine_transform``, ``apply_channel_shift``,

@@ -2,7 +2,7 @@
 
 ``apply_affine_transform``, ``apply_channel_shift``, ``apply_brightness_shift``, ``flip_axis``
 and ``transform_matrix_offset_center`` with Keras 3's names, arguments, defaults, axis
-conventions and pixels (KERAS_SPEC §A11). Numpy in -> numpy out; torch tensors are accepted
+conventions and pixels (keras-semantics §A11). Numpy in -> numpy out; torch tensors are accepted
 too and come back as tensors on their device. Each is a thin wrapper: the axes are moved to
 ``(1, C, H, W)``, a kernel of :mod:`kdir_torch.augment.functional` runs, the axes move back.
 

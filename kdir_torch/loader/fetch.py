@@ -124,7 +124,7 @@ class BatchFetcher(torch.utils.data.Dataset):
                                      functools.partial(sample_path, dataset))
 
     def __getitem__(self, request: BatchRequest) -> FetchedBatch:
-        """Decode ``request.indices`` (KERAS_SPEC §A7 step 2a, batched).
+        """Decode ``request.indices`` (keras-semantics §A7 step 2a, batched).
 
         Returns:
             A ``FetchedBatch``; bad files and unstackable batches never raise here (the

@@ -126,7 +126,7 @@ class BatchPlan(Sampler[BatchRequest]):
     """Cuts a ``SeededSampler``'s epoch into batches and can start mid-epoch.
 
     Batch ``k`` of an epoch is ``local_indices(epoch)[k * B : (k + 1) * B]``: the last batch is
-    partial unless ``drop_last``; a batch never crosses the epoch boundary (KERAS_SPEC §A6).
+    partial unless ``drop_last``; a batch never crosses the epoch boundary (keras-semantics §A6).
 
     Args:
         sampler: the per-sample order.
