@@ -356,10 +356,16 @@ def test_bad_inputs():
         kt.KerasDataFrameDataset([("a.png", "x")])
     with pytest.raises(KeyError):
         kt.KerasDataFrameDataset([], verbose=False)
-    with pytest.raises(ValueError, match="Invalid interpolation method cubic"):
-        kt.KerasDataFrameDataset(_records(), interpolation="cubic")
+    lazy = kt.KerasDataFrameDataset(_records(), y_col="label", interpolation="cubic",
+                                    verbose=False, validate_filenames=False)
+    assert lazy.interpolation == "cubic"  # checked when a file is resized, as Keras (§A8.3)
     with pytest.raises(TypeError, match="validate_filenames"):
         kt.KerasDataFrameDataset(_records(), validate_filenames="yes")
+
+
+def test_interpolation_is_checked_when_resizing(root):
+    with pytest.raises(ValueError, match="Invalid interpolation method cubic"):
+        _ds(root, y_col="label", interpolation="cubic", target_size=(3, 3))[0]
 
 
 def test_other_class_mode_is_raw_with_a_deprecation_warning(root):

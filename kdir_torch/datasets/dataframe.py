@@ -18,12 +18,11 @@ import torch
 
 from .. import _validation as v
 from ..index import StringTable
-from ..io import PIL_FILTERS
-from ..labels import check_label_dtype, encode_class_mode, encode_multi_hot
+from ..labels import encode_class_mode, encode_multi_hot
 from .base import DirDataset, convert
 from .dataframe_rows import CLASS_MODES, LABELLED, DataFrameRows, build_rows
 from .dataframe_table import read_table
-from .keras_dir import KerasDirDataset
+from .keras_dir import KerasDirDataset, set_image_settings
 
 
 def _first(out: Any) -> Any:
@@ -117,28 +116,14 @@ class KerasDataFrameDataset(DirDataset):
             class_mode = "raw"
         if class_mode not in CLASS_MODES:
             raise ValueError(f"Invalid class_mode: {class_mode}; expected one of: {CLASS_MODES}")
-        self.data_format = v.check_data_format(data_format)
-        if interpolation not in PIL_FILTERS:
-            raise ValueError(
-                f"Invalid interpolation method {interpolation} specified. Supported methods are "
-                f"{', '.join(PIL_FILTERS)}"
-            )
-        self.dtype = v.check_dtype(dtype)
-        self.label_dtype = check_label_dtype(label_dtype, class_mode, "class_mode")
-        self.transform = v.check_callable("transform", transform)
-        self.target_transform = v.check_callable("target_transform", target_transform)
+        set_image_settings(self, channels, color_mode, class_mode, subset, data_format, dtype,
+                           label_dtype, transform, target_transform, on_error, interpolation,
+                           keep_aspect_ratio, augment, standardize, seed)
         if class_mode == "multi_output" and self.has_transforms:
             raise ValueError("`transform` / `target_transform` do not apply to "
                              "class_mode='multi_output' (a list of label tensors per batch).")
-        self.on_error = v.check_on_error(on_error)
-        self.keep_aspect_ratio = v.check_bool("keep_aspect_ratio", keep_aspect_ratio)
         self.validate_filenames = v.check_bool("validate_filenames", validate_filenames)
-        self.color_mode, self.class_mode, self.subset = color_mode, class_mode, subset
-        self.interpolation, self.x_col, self.y_col, self.weight_col = (
-            interpolation, x_col, y_col, weight_col)
-        hw = self.target_size or (None, None)
-        self.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
-        self.augment, self.standardize, self.seed, self.epoch = augment, standardize, seed, 0
+        self.x_col, self.y_col, self.weight_col = x_col, y_col, weight_col
         self.directory = directory or ""
         self.index: DataFrameRows = build_rows(
             read_table(dataframe), os.fspath(self.directory), x_col, y_col, weight_col,

@@ -18,6 +18,28 @@ from ..labels import check_label_dtype, encode_class_mode
 from .base import DirDataset, convert
 
 
+def set_image_settings(ds: DirDataset, channels: int, color_mode: str, class_mode: str | None,
+                       subset: str | None, data_format: Any, dtype: Any, label_dtype: Any,
+                       transform: Any, target_transform: Any, on_error: Any,
+                       interpolation: str, keep_aspect_ratio: Any, augment: Any,
+                       standardize: Any, seed: int | None) -> None:
+    """Check and set what both legacy datasets share (after ``target_size``, ``color_mode``,
+    split and ``class_mode``, in Keras's order); ``interpolation`` is checked lazily, when a
+    file needs resizing, as Keras (§A8.3)."""
+    ds.data_format = v.check_data_format(data_format)
+    ds.dtype = v.check_dtype(dtype)
+    ds.label_dtype = check_label_dtype(label_dtype, class_mode, "class_mode")
+    ds.transform = v.check_callable("transform", transform)
+    ds.target_transform = v.check_callable("target_transform", target_transform)
+    ds.on_error = v.check_on_error(on_error)
+    ds.color_mode, ds.class_mode, ds.subset = color_mode, class_mode, subset
+    ds.interpolation = interpolation
+    ds.keep_aspect_ratio = v.check_bool("keep_aspect_ratio", keep_aspect_ratio)
+    hw = ds.target_size or (None, None)
+    ds.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
+    ds.augment, ds.standardize, ds.seed, ds.epoch = augment, standardize, seed, 0
+
+
 class KerasDirDataset(DirDataset):
     """Images of a ``root/class/.../image`` tree, indexed and loaded exactly like Keras's
     ``ImageDataGenerator().flow_from_directory`` (keras-semantics §A2–§A9).
@@ -95,18 +117,9 @@ class KerasDirDataset(DirDataset):
         v.check_legacy_split(validation_split)
         self.split = v.legacy_split_range(validation_split, subset)
         v.check_class_mode(class_mode)
-        self.data_format = v.check_data_format(data_format)
-        self.dtype = v.check_dtype(dtype)
-        self.label_dtype = check_label_dtype(label_dtype, class_mode, "class_mode")
-        self.transform = v.check_callable("transform", transform)
-        self.target_transform = v.check_callable("target_transform", target_transform)
-        self.on_error = v.check_on_error(on_error)
-        self.color_mode, self.class_mode, self.subset = color_mode, class_mode, subset
-        self.interpolation = interpolation
-        self.keep_aspect_ratio = v.check_bool("keep_aspect_ratio", keep_aspect_ratio)
-        hw = self.target_size or (None, None)
-        self.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
-        self.augment, self.standardize, self.seed, self.epoch = augment, standardize, seed, 0
+        set_image_settings(self, channels, color_mode, class_mode, subset, data_format, dtype,
+                           label_dtype, transform, target_transform, on_error, interpolation,
+                           keep_aspect_ratio, augment, standardize, seed)
         self.index: DirectoryIndex = (
             index_roots if isinstance(directory, (list, tuple)) else index_directory)(
             directory, classes, v.check_bool("follow_links", follow_links), "legacy",
