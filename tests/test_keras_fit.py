@@ -206,3 +206,22 @@ def test_importing_kdir_torch_does_not_import_keras():
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.keras
+def test_fit_evaluate_predict_flow_from_dataframe(tree):
+    keras = _keras()
+    names = sorted(os.path.relpath(os.path.join(d, f), tree)
+                   for d, _, files in os.walk(tree) for f in files)
+    records = [{"filename": n, "class": n.split(os.sep)[0]} for n in names]
+    gen = kt.ImageDataGenerator()
+    model = _model(keras, 3, "softmax")
+    it = gen.flow_from_dataframe(records, tree, target_size=(6, 5), batch_size=4, seed=0)
+    assert len(model.fit(it, epochs=1, verbose=0).history["loss"]) == 1
+    assert np.isfinite(model.evaluate(it, verbose=0))
+    ordered = gen.flow_from_dataframe(records, tree, target_size=(6, 5), batch_size=4,
+                                      shuffle=False)
+    probs = model.predict(ordered, verbose=0)
+    assert probs.shape == (10, 3)
+    first = model.predict(ordered[0][0], verbose=0)  # the rows of batch 0, in order
+    np.testing.assert_allclose(probs[:4], first, rtol=1e-5, atol=1e-6)
