@@ -399,6 +399,7 @@ def test_bad_files_with_two_persistent_workers(tmp_path):
     with pytest.raises(kt.ImageDecodeError) as info:
         list(strict)
     _check_error(info.value, bad[1], 1)
+    del info  # frame -> info -> traceback -> frame would keep both loaders' workers for the GC
 
 
 # -- pixels: formats and colour modes (legacy equals Keras's load_img + img_to_array) ----------

@@ -49,7 +49,10 @@ def bounded(fn, seconds=20.0):
     assert not t.is_alive(), f"still blocked after {seconds} s"
     ok, value = box.pop()
     if not ok:
-        raise value
+        try:
+            raise value
+        finally:  # no cycle exception -> traceback -> this frame -> value -> exception
+            value = None
     return value
 
 
