@@ -14,6 +14,7 @@ from .datasets import (
     split,
 )
 from .errors import ImageDecodeError
+from .grid import save_grid, show_batch
 from .index import DirectoryIndex, index_directory
 from .keras import (
     BatchedDataset,
@@ -82,7 +83,9 @@ __all__ = [
     "random_shear",
     "random_shift",
     "random_zoom",
+    "save_grid",
     "save_img",
+    "show_batch",
     "smart_resize",
     "split",
     "transform_matrix_offset_center",
