@@ -1,8 +1,9 @@
-"""The ``kdir-torch`` command: ``demo`` (self-contained tour) and ``inspect ROOT``."""
+"""The ``kdir-torch`` command: ``demo`` (a tour), ``inspect ROOT`` and ``preview ROOT``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -68,15 +69,67 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inspect(args: argparse.Namespace) -> int:
-    import kdir_torch as kt
+def _fail(command: str, message: str) -> int:
+    """One-line error on stderr, exit status 1 (bad trees; bad arguments are argparse's 2)."""
+    print(f"kdir-torch {command}: error: {message}", file=sys.stderr)
+    return 1
 
-    idx = kt.index_directory(args.root, follow_links=args.follow_links, formats=args.formats)
-    counts = np.bincount(idx.classes, minlength=idx.num_classes)
-    print(f"{len(idx)} images in {idx.num_classes} classes under {args.root} ({args.formats} rules)")
-    for name, n in zip(idx.class_names, counts):
-        print(f"  {idx.class_indices[name]:>4}  {name}: {n}")
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .inspect_tree import analyze_tree, format_report
+
+    modern = args.modern or args.formats == "modern"
+    try:
+        report = analyze_tree(args.root, modern=modern, split=args.split, seed=args.seed,
+                              follow_links=args.follow_links)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        return _fail("inspect", f"cannot list directory {args.root!r}: {e.strerror or e}")
+    print(json.dumps(report) if args.json else format_report(report))
     return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .grid import save_grid
+    from .preview import preview_batch
+
+    if args.original and args.augment is None:
+        args.parser.error("--original needs --augment")
+    try:
+        x, y, class_indices = preview_batch(args.root, n=args.n, size=args.size, seed=args.seed,
+                                            augment=args.augment, original=args.original)
+    except (OSError, ValueError) as e:
+        return _fail("preview", str(e))
+    ncols = args.ncols + (args.ncols % 2 if args.original else 0)
+    path = save_grid(x, y, class_indices, path=args.out, ncols=ncols)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        width, height = im.size
+    print(f"{path}: {width}x{height} pixels, {len(x)} tiles")
+    return 0
+
+
+def _augment_arg(text: str) -> dict:
+    from .preview import parse_augment
+
+    try:
+        return parse_augment(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _at_least_5(text: str) -> int:
@@ -96,11 +149,27 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--batch-size", type=int, default=8)
     d.add_argument("--workers", type=int, default=0, help="loader worker processes")
     d.set_defaults(func=_demo)
-    i = sub.add_parser("inspect", help="list the classes and image counts of a directory tree")
+    i = sub.add_parser("inspect", help="the class table Keras builds for a tree, and its traps")
     i.add_argument("root")
     i.add_argument("--formats", choices=["legacy", "modern"], default="legacy")
+    i.add_argument("--modern", action="store_true", help="same as --formats modern")
+    i.add_argument("--split", type=_fraction, help="validation fraction: per-subset counts")
+    i.add_argument("--seed", type=int, default=0, help="shuffle seed of the modern split")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     i.add_argument("--follow-links", action="store_true")
     i.set_defaults(func=_inspect)
+    v = sub.add_parser("preview", help="save a grid of a batch as Keras lists it, augmented")
+    v.add_argument("root")
+    v.add_argument("--out", required=True, help="output image (PNG, JPEG, ...)")
+    v.add_argument("--n", type=_positive, default=32, help="number of images")
+    v.add_argument("--augment", type=_augment_arg, metavar="K=V,...",
+                   help="kt.Augment arguments, e.g. rotation_range=20,horizontal_flip=true")
+    v.add_argument("--original", action="store_true",
+                   help="alternate tiles: each original, then its augmented version")
+    v.add_argument("--size", type=_positive, default=128, help="tile size in pixels")
+    v.add_argument("--ncols", type=_positive, default=8, help="tiles per row")
+    v.add_argument("--seed", type=int, default=0, help="picks the images and seeds Augment")
+    v.set_defaults(func=_preview, parser=v)
     args = p.parse_args(argv)
     return args.func(args)
 

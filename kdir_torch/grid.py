@@ -30,7 +30,7 @@ def _to_numpy(a: Any, what: str) -> np.ndarray:
         a = a.detach().cpu().numpy()
     try:
         return np.asarray(a)
-    except Exception as e:  # noqa: BLE001 - any unconvertible object
+    except Exception as e:  # any unconvertible object
         raise TypeError(f"`{what}` must be a torch tensor or a numpy array. "
                         f"Received: {what}={a!r:.80}") from e
 
