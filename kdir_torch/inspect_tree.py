@@ -63,13 +63,14 @@ def _scan_class(top: str, exts: tuple[str, ...], follow_links: bool, out: dict[s
             out["risky"]["in .ipynb_checkpoints"] += 1
 
 
-def _subsets(root: str, names: list[str], split: float, modern: bool, seed: int) -> dict[str, Any]:
+def _subsets(root: str, names: list[str], split: float, modern: bool, seed: int,
+             follow_links: bool) -> dict[str, Any]:
     """Per-subset totals and per-class counts under Keras's split rule."""
     parts: dict[str, np.ndarray] = {}
     if modern:
         from .datasets.modern_files import index_files, split_files
 
-        files = index_files(root, seed=seed, verbose=False)
+        files = index_files(root, follow_links=follow_links, seed=seed, verbose=False)
         with contextlib.redirect_stdout(io.StringIO()):  # split_files prints as Keras
             for subset in ("training", "validation"):
                 parts[subset] = np.asarray(split_files(files, split, subset).labels)
@@ -78,7 +79,7 @@ def _subsets(root: str, names: list[str], split: float, modern: bool, seed: int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for subset, cut in (("training", (split, 1.0)), ("validation", (0.0, split))):
-                parts[subset] = index_directory(root, split=cut).classes
+                parts[subset] = index_directory(root, follow_links=follow_links, split=cut).classes
         rule = f"legacy: validation = first {split:g} of each class, in listing order"
     out: dict[str, Any] = {"rule": rule, "validation_split": split}
     for subset, labels in parts.items():
@@ -173,7 +174,7 @@ def analyze_tree(root: str, *, modern: bool = False, split: float | None = None,
         "skipped_extensions": dict(sorted(found["extensions"].items())),
         "listed_risky": dict(found["risky"]),
         "hidden_folders": {n: ("skipped" if modern else "class") for n in hidden},
-        "subsets": _subsets(root, names, split, modern, seed) if split else None,
+        "subsets": (_subsets(root, names, split, modern, seed, follow_links) if split else None),
         "warnings": [str(w.message) for w in caught] + _traps(root, names, exts, modern,
                                                                found["risky"]),
     }

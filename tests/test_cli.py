@@ -116,6 +116,19 @@ def test_inspect_modern_split_matches_image_dataset_from_directory(tmp_path, cap
         assert list(r["subsets"][subset]["per_class"].values()) == per
 
 
+@pytest.mark.parametrize("modern", [False, True])
+def test_inspect_follow_links(tmp_path, capsys, modern):
+    root = _trap_tree(tmp_path / "t")
+    argv = ["inspect", str(root), "--follow-links", "--split", "0.5", "--json"]
+    assert main(argv + (["--modern"] if modern else [])) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert "symlinked folder not followed" not in r["skipped"]
+    assert r["classes"][r["class_indices"]["Class_10"]]["files"] == 7  # 5 + pipe + linked/e
+    assert r["subsets"]["training"]["total"] + r["subsets"]["validation"]["total"] == r["total"]
+    assert sum(r["subsets"]["validation"]["per_class"].values()) == r["subsets"]["validation"][
+        "total"] == (int(0.5 * r["total"]) if modern else sum(c["files"] // 2 for c in r["classes"]))
+
+
 def test_inspect_plain_output(tmp_path, capsys):
     build_demo_tree(str(tmp_path), classes=3, per_class=4)
     assert main(["inspect", str(tmp_path), "--split", "0.5"]) == 0
