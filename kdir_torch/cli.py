@@ -1,71 +1,23 @@
-"""The ``kdir-torch`` command: ``demo`` (a tour), ``inspect ROOT`` and ``preview ROOT``."""
+"""The ``kdir-torch`` command: ``demo`` (a tour: draw, load, train), ``inspect ROOT`` and ``preview ROOT``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from collections import Counter
 
-import numpy as np
-
-
-def build_demo_tree(root: str, classes: int = 3, per_class: int = 10, seed: int = 0) -> str:
-    """Write a small ``root/class_k/NN.png`` tree of synthetic, class-coloured images."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    names = [f"Class_{k}" for k in (1, 2, 10, 3, 4, 5)[:classes]]
-    for k, name in enumerate(names):
-        os.makedirs(os.path.join(root, name), exist_ok=True)
-        for i in range(per_class):
-            h, w = rng.integers(40, 90, size=2)
-            img = rng.integers(0, 60, size=(h, w, 3), dtype=np.uint8)
-            img[..., k % 3] += np.uint8(150)
-            Image.fromarray(img).save(os.path.join(root, name, f"{i:02d}.png"))
-    return root
+from .demo import build_demo_tree  # noqa: F401  (the demo's tree builder, used by tests)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import torch
+    from .demo import run_demo
 
-    import kdir_torch as kt
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = build_demo_tree(os.path.join(tmp, "images"), args.classes, args.per_class)
-        print(f"Built a demo tree in {root}\n")
-        print("1) KerasDirDataset (flow_from_directory semantics, channels_first):")
-        ds = kt.KerasDirDataset(root, target_size=(64, 64), class_mode="categorical",
-                                validation_split=0.2, subset="training")
-        print("   class_indices:", ds.class_indices, "(plain string sort, as Keras)")
-        counts = Counter(ds.class_names[c] for c in ds.classes)
-        print(f"   training subset: {len(ds)} images {dict(counts)}; first files {list(ds.filenames[:2])}")
-        print("\n2) make_loader: uint8 workers, augmentation after transfer, seeded:")
-        loader = kt.make_loader(ds, batch_size=args.batch_size, num_workers=args.workers, seed=0,
-                                augment=kt.Augment(rotation_range=15, horizontal_flip=True, seed=0))
-        x, y = next(iter(loader))
-        print(f"   batch x: shape={tuple(x.shape)} dtype={x.dtype} device={x.device} "
-              f"range=[{x.min():.0f}, {x.max():.0f}]")
-        print(f"   batch y: shape={tuple(y.shape)} dtype={y.dtype} (one-hot); {len(loader)} batches/epoch")
-        print("\n3) ImageDataGenerator().flow_from_directory (Keras iterator protocol, channels_last):")
-        gen = kt.ImageDataGenerator(rescale=1 / 255, zoom_range=0.1, validation_split=0.2)
-        it = gen.flow_from_directory(root, target_size=(64, 64), batch_size=args.batch_size,
-                                     class_mode="sparse", subset="training", seed=1)
-        xb, yb = next(it)
-        print(f"   next(it): x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.2f}, {xb.max():.2f}], "
-              f"y {tuple(yb.shape)} {yb.dtype}; len(it)={len(it)}")
-        print("\n4) image_dataset_from_directory (modern semantics, seeded global split):")
-        train, val = kt.image_dataset_from_directory(root, image_size=(48, 48), validation_split=0.2,
-                                                     subset="both", seed=123, batch_size=args.batch_size)
-        xm, ym = next(iter(train))
-        print(f"   class_names={train.class_names}; batch x {tuple(xm.shape)} {xm.dtype}, "
-              f"y {tuple(ym.shape)} {ym.dtype}")
-        loader.set_epoch(0)  # replay epoch 0: same seed and epoch give the same pixels
-        if not torch.equal(x, next(iter(loader))[0]):
-            raise RuntimeError("replaying epoch 0 gave different pixels")
-        print("\nOK: replaying epoch 0 (loader.set_epoch(0)) gave bit-identical augmented pixels.")
+    try:
+        run_demo(args.out, classes=args.classes, per_class=args.per_class, epochs=args.epochs,
+                 size=args.size, quick=args.quick, batch_size=args.batch_size,
+                 workers=args.workers)
+    except ValueError as e:
+        return _fail("demo", str(e))
     return 0
 
 
@@ -139,14 +91,28 @@ def _at_least_5(text: str) -> int:
     return value
 
 
+def _at_least_8(text: str) -> int:
+    value = int(text)
+    if value < 8:  # three 2x2 poolings of the demo CNN
+        raise argparse.ArgumentTypeError(f"must be >= 8, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kdir-torch`` console script."""
     p = argparse.ArgumentParser(prog="kdir-torch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="build a small image tree in a temp dir and load it the Keras way")
-    d.add_argument("--classes", type=int, default=3, choices=range(1, 7))
-    d.add_argument("--per-class", type=_at_least_5, default=10, help="images per class (>= 5)")
-    d.add_argument("--batch-size", type=int, default=8)
+    d = sub.add_parser("demo", help="draw a small shape tree, load it the Keras way, train a "
+                       "small CNN on it (about a minute on 2 CPU cores; --quick: seconds)")
+    d.add_argument("--out", help="demo folder (new, empty or a previous demo's; default: a new "
+                   "temp dir, kept)")
+    d.add_argument("--classes", type=int, default=4, choices=range(2, 5))
+    d.add_argument("--per-class", type=_at_least_5, help="images per class (>= 5; default 60, "
+                   "--quick 5)")
+    d.add_argument("--epochs", type=_positive, help="training epochs (default 8, --quick 1)")
+    d.add_argument("--size", type=_at_least_8, help="image side in pixels (default 40, --quick 24)")
+    d.add_argument("--quick", action="store_true", help="tiny tree, 1 epoch, small images")
+    d.add_argument("--batch-size", type=_positive, default=16)
     d.add_argument("--workers", type=int, default=0, help="loader worker processes")
     d.set_defaults(func=_demo)
     i = sub.add_parser("inspect", help="the class table Keras builds for a tree, and its traps")

@@ -1,13 +1,15 @@
-"""The ``kdir-torch`` command: the demo runs end to end; ``inspect`` and ``preview`` (in-process and
+"""The ``kdir-torch`` command: the demo runs end to end (in-process, subprocess, tqdm); ``inspect`` and ``preview`` (in-process and
 through real subprocesses: exit codes, output, JSON, PNG sizes)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -19,13 +21,86 @@ from kdir_torch.cli import build_demo_tree, main
 from kdir_torch.grid import TITLE_BAND
 from kdir_torch.preview import parse_augment, preview_batch
 
+_MAPPING = "class_indices: {'Class_1': 0, 'Class_10': 1, 'Class_2': 2, 'Class_3': 3}"
 
-def test_demo_runs(capsys):
-    assert main(["demo", "--per-class", "5", "--batch-size", "4"]) == 0
+
+def _grid_line(out):
+    """(path, (width, height)) from the demo's grid line."""
+    m = re.search(r"\(epoch 0, (\d+) images\): (\S+) \((\d+)x(\d+) pixels\)", out)
+    assert m, out
+    return m.group(2), (int(m.group(3)), int(m.group(4))), int(m.group(1))
+
+
+def test_demo_quick_in_process(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert "{'Class_1': 0, 'Class_10': 1, 'Class_2': 2}" in out
-    assert "batch x: shape=(4, 3, 64, 64) dtype=torch.float32" in out
-    assert "bit-identical" in out
+    assert _MAPPING in out and "'Class_10' comes before 'Class_2'" in out
+    assert "16 training / 4 validation images" in out  # 4 classes x 5, stratified 20%
+    assert re.search(r"epoch 1/1: loss \d+\.\d+, train accuracy [\d.]+, 1 batches in", out)
+    acc = float(re.search(r"Validation accuracy: ([\d.]+) \((\d+)/4;", out).group(1))
+    rows = [line.split() for line in out.splitlines() if line.endswith("%") and "recall" in line]
+    assert [r[0] for r in rows] == ["Class_1", "Class_10", "Class_2", "Class_3"]
+    counts = np.array([[int(v) for v in r[1:5]] for r in rows])
+    assert counts.sum(axis=1).tolist() == [1, 1, 1, 1]  # one validation image per class
+    assert np.trace(counts) / 4 == acc
+    path, size, tiles = _grid_line(out)
+    assert path == str(out_dir / "batch_grid.png") and tiles == 16
+    with Image.open(path) as im:  # 16 tiles of 24 px, 8 per row, titled
+        assert im.size == size == (8 * 26 + 2, 2 * (24 + TITLE_BAND + 2) + 2)
+    assert sorted(os.listdir(out_dir / "images")) == ["Class_1", "Class_10", "Class_2", "Class_3"]
+    # a previous demo folder is reused; any other non-empty folder is refused
+    assert main(["demo", "--quick", "--out", str(out_dir), "--classes", "2"]) == 0
+    assert sorted(os.listdir(out_dir / "images")) == ["Class_1", "Class_2"]
+    (out_dir / "mine.txt").write_text("x")
+    assert main(["demo", "--quick", "--out", str(out_dir)]) == 1
+    assert "is not empty and not a previous demo folder" in capsys.readouterr().err
+    assert (out_dir / "mine.txt").exists() and (out_dir / "images" / "Class_1").is_dir()
+
+
+def test_demo_quick_subprocess(tmp_path):
+    out_dir = tmp_path / "d"
+    res = _cli("demo", "--quick", "--out", str(out_dir))
+    assert res.returncode == 0, res.stderr
+    assert _MAPPING in res.stdout and "Validation accuracy: " in res.stdout
+    path, size, _ = _grid_line(res.stdout)
+    with Image.open(path) as im:
+        im.load()
+        assert im.size == size and im.mode == "RGB"
+
+
+def test_demo_uses_tqdm_when_installed(tmp_path, capsys, monkeypatch):
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc, **kwargs):
+            self.total, self.desc, self.updates, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.updates += n
+
+        def set_postfix(self, **kwargs):
+            self.postfix = kwargs
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeBar))
+    assert main(["demo", "--quick", "--epochs", "2", "--out", str(tmp_path / "d")]) == 0
+    assert [(b.desc, b.total, b.updates, b.closed) for b in bars] == [
+        ("epoch 1/2", 1, 1, True), ("epoch 2/2", 1, 1, True)]
+    assert set(bars[0].postfix) == {"loss", "acc"}
+    assert "batches/s" not in capsys.readouterr().out  # the bar replaces the plain lines
+
+
+def test_demo_tree_draws_shapes(tmp_path):
+    root = build_demo_tree(str(tmp_path), classes=4, per_class=2, size=32)
+    with Image.open(tmp_path / "Class_10" / "00.png") as im:
+        arr = np.asarray(im)
+    assert 32 <= min(arr.shape[:2]) and max(arr.shape[:2]) <= 44 and arr.std() > 20
+    a, b = (np.asarray(Image.open(os.path.join(root, "Class_1", f"0{i}.png"))) for i in (0, 1))
+    assert a.shape != b.shape or not np.array_equal(a, b)
 
 
 def test_inspect(tmp_path, capsys):
@@ -36,7 +111,8 @@ def test_inspect(tmp_path, capsys):
     assert "Class_1: 3" in out and "Class_2: 3" in out
 
 
-@pytest.mark.parametrize("argv", [["nope"], ["demo", "--per-class", "4"]])
+@pytest.mark.parametrize("argv", [["nope"], ["demo", "--per-class", "4"], ["demo", "--size", "7"],
+                                  ["demo", "--classes", "5"]])
 def test_bad_arguments(argv):
     with pytest.raises(SystemExit):
         main(argv)
