@@ -106,10 +106,5 @@ class BalancedSampler(SeededSampler):
         super().__init__(int(self.targets.sum()), shuffle=shuffle, seed=seed,
                          num_replicas=num_replicas, rank=rank)
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        key = (self.seed, self.shuffle, epoch)
-        if self._cache[0] != key:
-            order = balanced_epoch(self.classes, self.targets, self.seed, epoch, self.shuffle)
-            order.setflags(write=False)
-            self._cache = (key, order)
-        return self._cache[1]
+    def _draw(self, epoch: int) -> np.ndarray:
+        return balanced_epoch(self.classes, self.targets, self.seed, epoch, self.shuffle)

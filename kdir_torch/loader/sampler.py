@@ -79,18 +79,21 @@ class SeededSampler(Sampler[int]):
         return self._permutation(self.epoch if epoch is None else int(epoch)).copy()
 
     def _permutation(self, epoch: int) -> np.ndarray:
-        """Cached (read-only) permutation: random access (``get_batch``) reuses it."""
+        """Cached (read-only) epoch order: random access (``get_batch``) reuses it."""
         key = (self.seed, self.shuffle, epoch)
         if self._cache[0] != key:
-            n = self.num_samples_total
-            if self.shuffle:
-                gen = torch_generator(self.seed, epoch)
-                perm = torch.randperm(n, generator=gen).numpy().astype(np.int64, copy=False)
-            else:
-                perm = np.arange(n, dtype=np.int64)
-            perm.setflags(write=False)
-            self._cache = (key, perm)
+            order = self._draw(epoch)
+            order.setflags(write=False)
+            self._cache = (key, order)
         return self._cache[1]
+
+    def _draw(self, epoch: int) -> np.ndarray:
+        """The epoch's global order, ``(num_samples_total,)`` int64 (subclasses draw others)."""
+        n = self.num_samples_total
+        if not self.shuffle:
+            return np.arange(n, dtype=np.int64)
+        gen = torch_generator(self.seed, epoch)
+        return torch.randperm(n, generator=gen).numpy().astype(np.int64, copy=False)
 
     def local_indices(self, epoch: int | None = None) -> np.ndarray:
         """This rank's share of the epoch (padded as described in the module docstring).

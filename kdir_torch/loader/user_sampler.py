@@ -70,14 +70,6 @@ class UserSampler(SeededSampler):
         super().__init__(check_user_sampler(sampler, num_replicas), shuffle=True, seed=seed,
                          num_replicas=num_replicas, rank=rank)
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        key = (self.seed, epoch)
-        if self._cache[0] != key:
-            order = self._draw(epoch)
-            order.setflags(write=False)
-            self._cache = (key, order)
-        return self._cache[1]
-
     def _draw(self, epoch: int) -> np.ndarray:
         sampler = self.user_sampler
         if hasattr(sampler, "set_epoch"):
