@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..index import StringTable
-from ..index.roots import merge_indexes, merged_class_names, remap, resolved
+from ..index.roots import check_unique, merge_indexes, merged_class_names, remap, resolved
 from .subsets import KeyedAugment, require_dataset
 
 _LEGACY_SETTINGS = ("target_size", "color_mode", "class_mode", "interpolation",
@@ -65,19 +65,10 @@ def _fresh(first: Any) -> Any:
     return out
 
 
-def _check_unique_paths(paths: StringTable) -> None:
-    seen: set[str] = set()
-    for path in paths:
-        if path in seen:
-            raise ValueError(f"The datasets share the file {path!r}: a merged dataset holds "
-                             "each file once. Merge disjoint datasets, e.g. kt.split parts.")
-        seen.add(path)
-
-
 def _concat_modern(datasets: Sequence[Any], classes: Sequence[str] | None) -> Any:
     out = _fresh(datasets[0])
     out.file_paths = StringTable.concat([resolved(ds.file_paths) for ds in datasets])
-    _check_unique_paths(out.file_paths)
+    check_unique(out.file_paths)
     labelled = [ds.labels is not None for ds in datasets]
     if not all(labelled):
         if any(labelled):

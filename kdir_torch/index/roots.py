@@ -218,10 +218,18 @@ def _check_unique(filenames: StringTable, dirs: list[str]) -> None:
     real = [os.path.realpath(d) for d in dirs]
     overlap = any(os.path.commonpath([a, b]) in (a, b)
                   for i, a in enumerate(real) for b in real[i + 1:])
-    if not overlap:
-        return
+    if overlap:
+        check_unique(filenames)
+
+
+def check_unique(names: Iterable[str]) -> None:
+    """Raise if a file name (or path) repeats in a merged listing.
+
+    Raises:
+        ValueError: names the first file that occurs twice.
+    """
     seen: set[str] = set()
-    for name in filenames:
+    for name in names:
         if name in seen:
             raise ValueError(
                 f"The datasets share the file {name!r}: a merged dataset holds each file "
