@@ -192,6 +192,11 @@ class ClassMapMixin:
         names = self.__dict__.get("class_names")
         return None if names is None else dict(zip(names, range(len(names))))
 
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """torchvision's ``class_to_idx``: a copy of ``class_indices`` (empty without classes)."""
+        return dict(self.class_indices or {})
+
     def decode_predictions(self, predictions: Any, top: int = 5) -> list[list[tuple[str, float]]]:
         """Per sample, the ``top`` best ``(class_name, score)`` pairs, best first.
 

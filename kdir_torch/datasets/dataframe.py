@@ -188,11 +188,6 @@ class KerasDataFrameDataset(DirDataset):
         return labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
 
     @property
-    def class_to_idx(self) -> dict[str, int]:
-        """torchvision's ``class_to_idx``: ``class_indices`` (name -> index)."""
-        return dict(self.class_indices)
-
-    @property
     def sample_weight(self) -> np.ndarray | None:
         """The ``weight_col`` values of the rows (the column's dtype, as Keras), or None."""
         return self.index.weights

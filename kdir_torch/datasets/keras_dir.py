@@ -158,11 +158,6 @@ class KerasDirDataset(DirDataset):
         """torchvision's ``targets``: the class index of every sample, a list of ``int``."""
         return self.index.classes.tolist()
 
-    @property
-    def class_to_idx(self) -> dict[str, int]:
-        """torchvision's ``class_to_idx``: ``class_indices`` (name -> index)."""
-        return dict(self.index.class_indices)
-
     def __len__(self) -> int:
         return len(self.index)
 

@@ -173,11 +173,6 @@ class ModernDirDataset(DirDataset):
         indices for inferred labels), or None without labels."""
         return None if self.labels is None else self.labels.tolist()
 
-    @property
-    def class_to_idx(self) -> dict[str, int]:
-        """torchvision's ``class_to_idx``: class name -> index (empty without class names)."""
-        return {name: i for i, name in enumerate(self.class_names or ())}
-
     def __len__(self) -> int:
         return len(self.file_paths)
 
