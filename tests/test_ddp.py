@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 
 import pytest
 
+from _subproc import TESTS, repo_env, torchrun
 from _trees import indexed_tree
 
 N = 11  # odd on purpose: 2 ranks need one padding sample
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +25,8 @@ def reports(tmp_path_factory):
     root = indexed_tree(base / "root", {"a": 5, "b": 4, "c": 2})
     out = base / "out"
     out.mkdir()
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [os.path.dirname(here), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
-           os.path.join(here, "ddp_worker.py"), root, str(out), "17"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    cmd = torchrun(os.path.join(TESTS, "ddp_worker.py"), root, str(out), "17")
+    proc = subprocess.run(cmd, env=repo_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
 

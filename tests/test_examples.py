@@ -5,18 +5,16 @@ from __future__ import annotations
 import csv
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from _subproc import REPO, repo_env, torchrun
 from kdir_torch.demo import build_demo_tree
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
-ENV = {**os.environ, "KERAS_BACKEND": "torch", "OMP_NUM_THREADS": "1",
-       "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
+ENV = repo_env(KERAS_BACKEND="torch")
 ACCURACY = re.compile(r"^validation accuracy: (\d\.\d{3})", re.MULTILINE)
 
 
@@ -25,12 +23,6 @@ def _run(cmd: list[str]) -> str:
                           check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_keras_port_quick():
@@ -55,10 +47,8 @@ def test_ddp_torchrun_quick(tmp_path):
 
     root = build_demo_tree(str(tmp_path / "tree"), classes=3, per_class=12, size=32)
     path = tmp_path / "preds.csv"
-    out = _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                "--nnodes=1", "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
-                os.path.join(EXAMPLES, "ddp_torchrun.py"), "--quick", "--data", root,
-                "--csv", str(path)])
+    out = _run(torchrun(os.path.join(EXAMPLES, "ddp_torchrun.py"), "--quick", "--data", root,
+                        "--csv", str(path)))
     assert "backend: gloo, world size 2, device: cpu" in out
     assert ACCURACY.search(out)
     ds = kt.KerasDirDataset(root, target_size=(32, 32), class_mode="sparse")

@@ -9,10 +9,10 @@ the script below.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
+from _subproc import repo_env
 from _trees import indexed_tree
 
 SCRIPT = """
@@ -36,10 +36,7 @@ def test_process_with_several_loaders_exits_cleanly(tmp_path):
     root = indexed_tree(tmp_path / "root", {"a": 3, "b": 2})
     script = tmp_path / "many_loaders.py"
     script.write_text(SCRIPT)
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [os.path.dirname(here), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, str(script), root], env=env, text=True,
+    procs = [subprocess.Popen([sys.executable, str(script), root], env=repo_env(), text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, results):

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from _subproc import TESTS, repo_env, torchrun
 from _trees import indexed_tree
 from kdir_torch.loader.balanced import BalancedSampler
 
 COUNTS = {"a": 6, "b": 4, "c": 1}  # 11 samples: uneven over 2 ranks
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +28,8 @@ def reports(tmp_path_factory):
     root = indexed_tree(base / "root", COUNTS)
     out = base / "out"
     out.mkdir()
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [os.path.dirname(here), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
-           os.path.join(here, "ddp_workflows_worker.py"), root, str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150,
+    cmd = torchrun(os.path.join(TESTS, "ddp_workflows_worker.py"), root, str(out))
+    proc = subprocess.run(cmd, env=repo_env(), capture_output=True, text=True, timeout=150,
                           check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
