@@ -79,13 +79,6 @@ def take(column: Column, indices: torch.Tensor, device: torch.device) -> Column:
     return column[indices].to(device)
 
 
-def _unbatch(out: Any) -> Any:
-    """Sample 0 of every array in a (nested) batch structure."""
-    if isinstance(out, (tuple, list)):
-        return type(out)(_unbatch(o) for o in out)
-    return out[0]
-
-
 class ArrayDataset(DirDataset):
     """Images in memory with optional labels, sample weights and extra inputs (§A15).
 
@@ -167,13 +160,6 @@ class ArrayDataset(DirDataset):
         if self.sample_weight is not None:
             out += (take(self.sample_weight, idx, dev),)
         return out
-
-    def __getitem__(self, i: int) -> Any:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
-        i = int(i) % n
-        return _unbatch(self.finish_batch(self.load_raw(i)[None], torch.tensor([i])))
 
     def __repr__(self) -> str:
         return (f"ArrayDataset(n={len(self)}, image_shape={self.image_shape}, "

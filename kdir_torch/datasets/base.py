@@ -63,6 +63,14 @@ def shared_cell() -> torch.Tensor:
         return _cells["block"][k:k + 1]
 
 
+def unbatch(out: Any) -> Any:
+    """Sample 0 of a finished batch: every tensor / array indexed, tuples and lists kept
+    (``(x, y)``, ``(x, y, w)``, ``[x, *misc]``, multi-output label lists)."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(unbatch(o) for o in out)
+    return out[0]
+
+
 class DirDataset(ClassMapMixin, Dataset):
     """Base class: augmentation, layout, standardization and ``__getitem__`` for subclasses.
 
@@ -202,6 +210,5 @@ class DirDataset(ClassMapMixin, Dataset):
         if not -n <= int(i) < n:
             raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
         i = int(i) % n
-        out = self.finish_batch(self.load_raw(i)[None], torch.tensor([i]))
-        sample = (out[0][0], out[1][0]) if isinstance(out, tuple) else out[0]
+        sample = unbatch(self.finish_batch(self.load_raw(i)[None], torch.tensor([i])))
         return self.transform_sample(sample) if self.has_transforms else sample

@@ -25,13 +25,6 @@ from .dataframe_table import read_table
 from .keras_dir import KerasDirDataset, set_image_settings
 
 
-def _first(out: Any) -> Any:
-    """Sample 0 of a finished batch: every tensor indexed, lists and tuples kept."""
-    if isinstance(out, torch.Tensor):
-        return out[0]
-    return type(out)(_first(o) for o in out)
-
-
 class KerasDataFrameDataset(DirDataset):
     """The images named in a table, loaded exactly like Keras's
     ``ImageDataGenerator().flow_from_dataframe`` (keras-semantics §A14, messages §A16).
@@ -235,14 +228,6 @@ class KerasDataFrameDataset(DirDataset):
             return out
         w = torch.from_numpy(np.asarray(weights[indices.numpy()], dtype=np.float64))
         return (*out, w.to(device=out[0].device, dtype=self.dtype))
-
-    def __getitem__(self, i: int) -> Any:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
-        i = int(i) % n
-        sample = _first(self.finish_batch(self.load_raw(i)[None], torch.tensor([i])))
-        return self.transform_sample(sample) if self.has_transforms else sample
 
     def __repr__(self) -> str:
         return (f"KerasDataFrameDataset(samples={self.samples}, directory={self.directory!r}, "
