@@ -55,9 +55,20 @@ def _axis_parts(m: np.ndarray, k: int, h: int, w: int) -> tuple[np.ndarray, np.n
     return m[:, k, 2, None] + r * m[:, k, 0, None], c * m[:, k, 1, None]
 
 
+def _sorted_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``a`` sorted, and the column order that sorts it."""
+    order = np.argsort(a, axis=1)
+    return np.take_along_axis(a, order, axis=1), order
+
+
 def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
                      skip: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """Pixels ``(b, r, c)`` whose axis-``k`` coordinate may be an integer (a superset).
+
+    ``R[r] + P[c]`` is an integer where ``frac(P[c]) = j - frac(R[r])``, ``j`` in {-1, 0, 1}
+    (fractions about the nearest integer, in [-0.5, 0.5]): one query per row, searched in the
+    sorted ``frac(P)`` and its copies one period down and up. The queries of a sample are
+    sorted too, so the searches of the whole batch walk one sorted array in order.
 
     Returns:
         Three int64 arrays, or None when the candidates are too many (use a dense test).
@@ -67,21 +78,24 @@ def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
     # tolerance far above the rounding of R + P (a few ulps of the largest coordinate) and of
     # the per-sample offsets added below
     tol = (np.abs(big_r).max() + np.abs(big_p).max() + 1.0 + 4.0 * b) * 2.0 ** -44
-    frac_p = big_p - np.round(big_p)
-    order = np.argsort(frac_p, axis=1, kind="stable")
-    frac_p = np.take_along_axis(frac_p, order, axis=1)
-    queries = (np.array([-1.0, 0.0, 1.0]) - (big_r - np.round(big_r))[:, :, None]).reshape(b, -1)
-    offset = (np.arange(b) * 4.0)[:, None]  # one sorted row per sample: search them all at once
-    flat_p = (frac_p + offset).ravel()  # fractions lie in [-0.5, 0.5]: rows never overlap
-    lo = np.searchsorted(flat_p, (queries - tol + offset).ravel())
-    counts = np.searchsorted(flat_p, (queries + tol + offset).ravel(), side="right") - lo
-    counts.reshape(b, -1)[skip] = 0
+    frac_p, col_order = _sorted_rows(big_p - np.round(big_p))
+    query, row_order = _sorted_rows(np.round(big_r) - big_r)
+    offset = (np.arange(b) * 4.0)[:, None]  # rows span [-1.5, 1.5]: they never overlap
+    flat_p = (np.concatenate([frac_p - 1.0, frac_p, frac_p + 1.0], axis=1) + offset).ravel()
+    keys = (query + offset).ravel()  # ascending over the whole batch
+    lo = np.searchsorted(flat_p, keys - tol)
+    near = flat_p[np.minimum(lo, flat_p.size - 1)] <= keys + tol
+    near.reshape(b, h)[skip] = False
+    if not near.any():  # the common case: no integer position at all
+        return (np.empty(0, dtype=np.int64),) * 3
+    counts = np.searchsorted(flat_p, keys + tol, side="right") - lo
+    counts.reshape(b, h)[skip] = 0
     if counts.sum() > b * h * w // _DENSE_FRACTION:
         return None
     pos = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    query = np.repeat(np.arange(counts.size), counts)
-    bi = query // (3 * h)
-    return bi, (query % (3 * h)) // 3, order.ravel()[pos]
+    query_at = np.repeat(np.arange(counts.size), counts)
+    bi = query_at // h
+    return bi, row_order.ravel()[query_at], col_order[bi, pos % (3 * w) % w]
 
 
 def _dense_candidates(m: np.ndarray, h: int, w: int, mode: str,
@@ -125,6 +139,8 @@ def exact_pixels(m: np.ndarray, h: int, w: int, mode: str,
     """
     bi, ri, ci = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
                   for a in _candidates(m, h, w, mode, skip))
+    if not bi.numel():  # the common case; skips a dozen small tensor ops
+        return bi, ri, ci, bi, bi
     mb = torch.from_numpy(m)[bi]
     r, c = ri.to(torch.float64), ci.to(torch.float64)
     rows = map_axis((mb[:, 0, 2] + r * mb[:, 0, 0]) + c * mb[:, 0, 1], h, mode)[0]
