@@ -20,14 +20,7 @@ def _index(a: argparse.Namespace) -> Any:
 def _augment(a: argparse.Namespace) -> Any:
     from .augment import augment_throughput
 
-    res = augment_throughput(n_images=a.images)
-    line = (f"[augment] {res['size']}x{res['size']}, batch {res['batch_size']}, {res['threads']} "
-            f"threads: kdir_torch Augment {res['ours_images_per_s']:.0f} img/s")
-    if res.get("keras_images_per_s"):
-        line += (f"; keras random_transform {res['keras_images_per_s']:.0f} img/s -> "
-                 f"{res['ratio']:.2f}x")
-    print(line)
-    return res
+    return augment_throughput(n_images=a.images, rounds=a.repeats)
 
 
 def _loader(a: argparse.Namespace) -> Any:
