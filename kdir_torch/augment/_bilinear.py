@@ -55,12 +55,6 @@ def _axis_parts(m: np.ndarray, k: int, h: int, w: int) -> tuple[np.ndarray, np.n
     return m[:, k, 2, None] + r * m[:, k, 0, None], c * m[:, k, 1, None]
 
 
-def _sorted_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of ``a`` sorted, and the column order that sorts it."""
-    order = np.argsort(a, axis=1)
-    return np.take_along_axis(a, order, axis=1), order
-
-
 def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
                      skip: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """Pixels ``(b, r, c)`` whose axis-``k`` coordinate may be an integer (a superset).
@@ -68,7 +62,8 @@ def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
     ``R[r] + P[c]`` is an integer where ``frac(P[c]) = j - frac(R[r])``, ``j`` in {-1, 0, 1}
     (fractions about the nearest integer, in [-0.5, 0.5]): one query per row, searched in the
     sorted ``frac(P)`` and its copies one period down and up. The queries of a sample are
-    sorted too, so the searches of the whole batch walk one sorted array in order.
+    sorted too, so the searches of the whole batch walk one sorted array in order; the
+    sorting permutations are only computed when some query has a match.
 
     Returns:
         Three int64 arrays, or None when the candidates are too many (use a dense test).
@@ -78,11 +73,11 @@ def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
     # tolerance far above the rounding of R + P (a few ulps of the largest coordinate) and of
     # the per-sample offsets added below
     tol = (np.abs(big_r).max() + np.abs(big_p).max() + 1.0 + 4.0 * b) * 2.0 ** -44
-    frac_p, col_order = _sorted_rows(big_p - np.round(big_p))
-    query, row_order = _sorted_rows(np.round(big_r) - big_r)
+    frac_p, query = big_p - np.round(big_p), np.round(big_r) - big_r
+    sorted_p = np.sort(frac_p, axis=1)
     offset = (np.arange(b) * 4.0)[:, None]  # rows span [-1.5, 1.5]: they never overlap
-    flat_p = (np.concatenate([frac_p - 1.0, frac_p, frac_p + 1.0], axis=1) + offset).ravel()
-    keys = (query + offset).ravel()  # ascending over the whole batch
+    flat_p = (np.concatenate([sorted_p - 1.0, sorted_p, sorted_p + 1.0], axis=1) + offset).ravel()
+    keys = (np.sort(query, axis=1) + offset).ravel()  # ascending over the whole batch
     lo = np.searchsorted(flat_p, keys - tol)
     near = flat_p[np.minimum(lo, flat_p.size - 1)] <= keys + tol
     near.reshape(b, h)[skip] = False
@@ -92,6 +87,8 @@ def _axis_candidates(m: np.ndarray, k: int, h: int, w: int,
     counts.reshape(b, h)[skip] = 0
     if counts.sum() > b * h * w // _DENSE_FRACTION:
         return None
+    # np.sort and these permutations order equal values alike: only equal values can swap
+    col_order, row_order = np.argsort(frac_p, axis=1), np.argsort(query, axis=1)
     pos = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     query_at = np.repeat(np.arange(counts.size), counts)
     bi = query_at // h
