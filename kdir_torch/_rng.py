@@ -21,16 +21,11 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def _combine(h: np.ndarray, value: np.ndarray | int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return _mix(h + _GOLDEN + np.asarray(value, dtype=np.uint64))
+    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic; callers silence numpy's
+    scalar overflow warning)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def _as_u64(values: int | Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
@@ -42,12 +37,25 @@ def _as_u64(values: int | Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarr
     return arr.astype(np.int64).astype(np.uint64)
 
 
+def extend(h: np.ndarray, *counters: int | Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
+    """Hash more counters into ``h``: ``extend(hash64(seed, *a), *b) == hash64(seed, *a, *b)``
+    (so draws sharing a prefix, e.g. every stream of one batch, hash it once)."""
+    with np.errstate(over="ignore"):
+        for c in counters:
+            h = _mix(h + _GOLDEN + _as_u64(c))
+    return np.asarray(h, dtype=np.uint64)
+
+
 def hash64(seed: int, *counters: int | Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
     """Hash ``seed`` and any number of counters (scalars or equal-length arrays) to uint64."""
-    h = _mix(np.asarray(int(seed) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64))
-    for c in counters:
-        h = _combine(h, _as_u64(c))
-    return np.asarray(h, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = _mix(np.asarray(int(seed) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64))
+    return extend(h, *counters)
+
+
+def to_uniforms(h: np.ndarray) -> np.ndarray:
+    """53-bit uniforms in ``[0, 1)`` from uint64 hashes."""
+    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
 def uniforms(
@@ -67,8 +75,7 @@ def uniforms(
     Returns:
         float64 array shaped like ``indices`` with 53-bit uniforms in ``[0, 1)``.
     """
-    h = hash64(seed, epoch, indices, stream)
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return to_uniforms(hash64(seed, epoch, indices, stream))
 
 
 def derive_seed(seed: int, *counters: int) -> int:

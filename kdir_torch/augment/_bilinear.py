@@ -146,7 +146,8 @@ def exact_pixels(m: np.ndarray, h: int, w: int, mode: str,
     return bi[keep], ri[keep], ci[keep], rows[keep].long(), cols[keep].long()
 
 
-def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float) -> Tensor:
+def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float,
+                    m_host: np.ndarray | None = None) -> Tensor:
     """Order-1 resampling (scipy's linear spline, which is bilinear interpolation).
 
     ``nearest`` and ``reflect`` are continuous in the coordinate, so the grid is built
@@ -157,15 +158,17 @@ def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float) -> Tensor:
     Args:
         x: ``(B, C, H, W)`` float32 or float64. m: ``(B, 3, 3)`` float64 on x's device.
         mode: fill mode. cval: fill value for ``constant``.
+        m_host: ``m`` as a host float64 array, when the caller has one.
 
     Returns:
         ``(B, C, H, W)`` tensor of x's dtype.
     """
     h, w = x.shape[-2:]
+    m_host = m.cpu().numpy() if m_host is None else m_host
     valid = None
     if mode in ("nearest", "reflect"):
         align = mode == "nearest"
-        grid = _direct_grid(m, h, w, x.dtype, align_corners=align)
+        grid = _direct_grid(m_host, h, w, x.dtype, align_corners=align, device=x.device)
         opts = {"padding_mode": "border" if align else "reflection", "align_corners": align}
     else:
         rows, cols = source_coords(m, h, w)
@@ -173,7 +176,6 @@ def sample_bilinear(x: Tensor, m: Tensor, mode: str, cval: float) -> Tensor:
         valid = _both(valid_r, valid_c)
         grid = _mapped_grid(rows, cols, x.dtype)
         opts = {"padding_mode": "border", "align_corners": True}
-    m_host = m.cpu().numpy()
     integral = integral_matrices(m_host)
     if integral.all():
         return _fill(F.grid_sample(x, grid, mode="nearest", **opts), valid, cval)

@@ -140,10 +140,12 @@ class Draws:
 
     def __init__(self, seed: int, epoch: int, indices: np.ndarray) -> None:
         self.seed, self.epoch, self.indices = seed, epoch, indices
+        self._prefix = _rng.hash64(seed, epoch, indices)  # shared by every stream
 
     def u(self, stream: int) -> np.ndarray:
-        """``(B,)`` float64 uniforms in ``[0, 1)`` for ``stream``."""
-        return _rng.uniforms(self.seed, self.epoch, self.indices, stream)
+        """``(B,)`` float64 uniforms in ``[0, 1)`` for ``stream``
+        (``_rng.uniforms(seed, epoch, indices, stream)``, the prefix hashed once)."""
+        return _rng.to_uniforms(_rng.extend(self._prefix, stream))
 
     def uniform(self, low: float, high: float, stream: int) -> np.ndarray:
         """numpy's ``uniform(low, high)`` formula: ``low + (high - low) * u``."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import Tensor
 
 
 def _stack3(rows: list[list[np.ndarray]]) -> np.ndarray:
@@ -69,7 +67,8 @@ def keras_matrices(
     return np.ascontiguousarray(m[:, [1, 0, 2]][:, :, [1, 0, 2]])  # (x, y) -> (row, col)
 
 
-def fold_flips(m: Tensor, hflip: Tensor, vflip: Tensor, h: int, w: int) -> tuple[Tensor, Tensor, Tensor]:
+def fold_flips(m: np.ndarray, hflip: np.ndarray, vflip: np.ndarray, h: int,
+               w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compose the flips of resampled samples into their matrices (``A . F_h . F_v``).
 
     Flips commute with the channel shift (global min/max, elementwise), so flipping inside the
@@ -78,18 +77,17 @@ def fold_flips(m: Tensor, hflip: Tensor, vflip: Tensor, h: int, w: int) -> tuple
     ``reflect``), so the changed rounding of the coordinates cannot flip a decision.
 
     Args:
-        m: ``(B, 3, 3)`` float64. hflip, vflip: ``(B,)`` bool. h, w: image size.
+        m: ``(B, 3, 3)`` float64 (host). hflip, vflip: ``(B,)`` bool. h, w: image size.
 
     Returns:
         ``(matrices, remaining_hflip, remaining_vflip)``; identity samples keep their flips.
     """
-    eye = torch.eye(3, dtype=m.dtype, device=m.device)
-    moving = ~(m == eye).all(dim=(1, 2))
-    hf, vf = hflip.to(m.device) & moving, vflip.to(m.device) & moving
+    moving = ~(m == np.eye(3)).all(axis=(1, 2))
+    hf, vf = hflip & moving, vflip & moving
     row, col = m[:, :2, 0], m[:, :2, 1]
-    out = m.clone()
-    shift = torch.where(hf[:, None], col * (w - 1), 0.0) + torch.where(vf[:, None], row * (h - 1), 0.0)
+    out = m.copy()
+    shift = np.where(hf[:, None], col * (w - 1), 0.0) + np.where(vf[:, None], row * (h - 1), 0.0)
     out[:, :2, 2] = m[:, :2, 2] + shift
-    out[:, :2, 1] = torch.where(hf[:, None], -col, col)
-    out[:, :2, 0] = torch.where(vf[:, None], -row, row)
-    return out, hflip & ~hf.to(hflip.device), vflip & ~vf.to(vflip.device)
+    out[:, :2, 1] = np.where(hf[:, None], -col, col)
+    out[:, :2, 0] = np.where(vf[:, None], -row, row)
+    return out, hflip & ~hf, vflip & ~vf

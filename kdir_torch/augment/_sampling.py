@@ -19,6 +19,7 @@ Everything is tensor ops on the input's device; no Python loop over pixels or sa
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -120,20 +121,22 @@ def _norm(n: int, align_corners: bool) -> tuple[float, float]:
     return 2.0 / n, 1.0 / n - 1.0
 
 
-def _direct_grid(m: Tensor, h: int, w: int, dtype: torch.dtype, align_corners: bool) -> Tensor:
-    """Normalised sampling grid ``(B, h, w, 2)`` computed straight in ``dtype``."""
-    r = torch.arange(h, dtype=torch.float64, device=m.device)
-    c = torch.arange(w, dtype=torch.float64, device=m.device)
+def _direct_grid(m: np.ndarray, h: int, w: int, dtype: torch.dtype, align_corners: bool,
+                 device: torch.device) -> Tensor:
+    """Normalised sampling grid ``(B, h, w, 2)`` on ``device``, computed straight in ``dtype``
+    from host float64 matrices ``m``: an axis is ``row_part[r] + col_part[c]``, the small
+    parts in numpy (float64, then rounded to ``dtype``), the broadcast sum in torch."""
+    r, c = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
     (sx, bx), (sy, by) = _norm(w, align_corners), _norm(h, align_corners)
-    a = m[:, [1, 0], :] * torch.tensor([sx, sy], dtype=torch.float64, device=m.device)[None, :, None]
-    bias = torch.tensor([bx, by], dtype=torch.float64, device=m.device)
-    row_part = (r[None, :, None] * a[:, None, :, 0] + (a[:, None, :, 2] + bias)).to(dtype)  # (B, h, 2)
-    col_part = (c[None, :, None] * a[:, None, :, 1]).to(dtype)  # (B, w, 2)
+    a = m[:, [1, 0], :] * np.array([sx, sy])[None, :, None]  # grid x reads columns, y rows
+    row_part = r * a[:, :, 0, None] + (a[:, :, 2, None] + np.array([bx, by])[None, :, None])
+    col_part = c * a[:, :, 1, None]
+    npdt = np.float64 if dtype == torch.float64 else np.float32
+    rp, cp = (torch.from_numpy(t.astype(npdt)).to(device) for t in (row_part, col_part))
     # planar (B, 2, h, w) storage: a broadcast add into contiguous planes is ~3x faster than
     # into interleaved (x, y) pairs, and grid_sample reads the permuted view as fast
-    grid = torch.empty(m.shape[0], 2, h, w, dtype=dtype, device=m.device)
-    torch.add(row_part.permute(0, 2, 1)[:, :, :, None], col_part.permute(0, 2, 1)[:, :, None, :],
-              out=grid)
+    grid = torch.empty(m.shape[0], 2, h, w, dtype=dtype, device=device)
+    torch.add(rp[:, :, :, None], cp[:, :, None, :], out=grid)
     return grid.permute(0, 2, 3, 1)
 
 

@@ -22,6 +22,7 @@ Geometry (:func:`affine_matrices`), two conventions:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -53,6 +54,13 @@ def _fresh(out: Tensor, x: Tensor, squeeze: bool) -> Tensor:
     return out[0] if squeeze else out
 
 
+def _host_matrices(params: AugmentParams, h: int, w: int, keras_quirks: bool) -> np.ndarray:
+    """:func:`affine_matrices` as a host ``(B, 3, 3)`` float64 array."""
+    p = params.to("cpu")
+    fields = (p.theta, p.tx, p.ty, p.shear, p.zx, p.zy)
+    return _geometry.keras_matrices(*(t.numpy() for t in fields), h=h, w=w, keras_quirks=keras_quirks)
+
+
 def affine_matrices(params: AugmentParams, h: int, w: int, keras_quirks: bool = False) -> Tensor:
     """Per-sample matrices mapping output ``(row, col, 1)`` to the input position read.
 
@@ -68,31 +76,38 @@ def affine_matrices(params: AugmentParams, h: int, w: int, keras_quirks: bool = 
     Returns:
         ``(B, 3, 3)`` float64 on ``params``' device.
     """
-    p = params.to("cpu")
-    fields = (p.theta, p.tx, p.ty, p.shear, p.zx, p.zy)
-    m = _geometry.keras_matrices(*(t.numpy() for t in fields), h=h, w=w, keras_quirks=keras_quirks)
-    return torch.from_numpy(m).to(params.theta.device)
+    return torch.from_numpy(_host_matrices(params, h, w, keras_quirks)).to(params.theta.device)
 
 
-def _affine(x: Tensor, matrices: Tensor, order: int, fill_mode: str, cval: float) -> Tensor:
-    """Affine resampling of a (B, C, H, W) batch; returns ``x`` itself when nothing moves."""
+def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str,
+            cval: float) -> Tensor:
+    """Affine resampling of a (B, C, H, W) batch; returns ``x`` itself when nothing moves.
+
+    The matrices' identity / integrality tests run on a host float64 copy (``matrices`` may
+    already be one), so a batch costs one small transfer and no tiny device kernels.
+    """
     b, c, h, w = x.shape
     if order not in (0, 1):
         raise ValueError(f"`order` must be 0 or 1 (nearest or bilinear). Received: order={order!r}")
     if fill_mode not in FILL_MODES:
         raise ValueError(f"`fill_mode` must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}")
-    if matrices.shape != (b, 3, 3):
+    if tuple(matrices.shape) != (b, 3, 3):
         raise ValueError(f"`matrices` must have shape ({b}, 3, 3). Received shape: {tuple(matrices.shape)}")
-    m = matrices.to(dtype=torch.float64)
-    ident = (m == torch.eye(3, dtype=torch.float64, device=m.device)).all(dim=(1, 2))
-    if x.numel() == 0 or bool(ident.all()):
+    if isinstance(matrices, Tensor):
+        matrices = matrices.detach().to("cpu", torch.float64).numpy()
+    m_host = np.ascontiguousarray(matrices, dtype=np.float64)
+    ident = (m_host == np.eye(3)).all(axis=(1, 2))
+    if x.numel() == 0 or ident.all():
         return x
-    m = m.to(x.device)
+    m = torch.from_numpy(m_host).to(x.device)
     work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32).contiguous()
-    sampler = _sampling.sample_nearest if order == 0 else _bilinear.sample_bilinear
-    out = sampler(work, m, fill_mode, float(cval)).to(x.dtype)
-    if bool(ident.any()):
-        out = torch.where(ident.to(x.device)[:, None, None, None], x, out)
+    if order == 0:
+        out = _sampling.sample_nearest(work, m, fill_mode, float(cval))
+    else:
+        out = _bilinear.sample_bilinear(work, m, fill_mode, float(cval), m_host=m_host)
+    out = out.to(x.dtype)
+    if ident.any():
+        out = torch.where(torch.from_numpy(ident).to(x.device)[:, None, None, None], x, out)
     return out
 
 
@@ -251,13 +266,14 @@ def apply(
     if len(params) != x4.shape[0]:
         raise ValueError(f"`params` has {len(params)} samples but `x` has {x4.shape[0]}.")
     h, w = x4.shape[-2:]
-    m = affine_matrices(params, h, w, keras_quirks)
-    hflip, vflip = params.flip_horizontal, params.flip_vertical
+    m = _host_matrices(params, h, w, keras_quirks)
+    hflip, vflip = (t.cpu().numpy() for t in (params.flip_horizontal, params.flip_vertical))
     if order == 1 and fill_mode in ("nearest", "reflect"):
         m, hflip, vflip = _geometry.fold_flips(m, hflip, vflip, h, w)
     out = _affine(x4, m, order, fill_mode, cval)
     p = params.to(x4.device)
     out = _channel_shift(out, p.channel_shift_intensity)
-    out = _flip(out, hflip.to(x4.device), vflip.to(x4.device))
+    if hflip.any() or vflip.any():
+        out = _flip(out, torch.from_numpy(hflip), torch.from_numpy(vflip))
     out = _brightness(out, p.brightness)
     return _fresh(out, x4, squeeze)

@@ -86,7 +86,10 @@ class AugmentParams:
         return AugmentParams(**{k: (None if v is None else fn(v)) for k, v in values.items()})
 
     def to(self, device: torch.device | str) -> AugmentParams:
-        """The same parameters with every tensor on ``device``."""
+        """The same parameters with every tensor on ``device`` (``self`` when already there)."""
+        device = torch.device(device)
+        if all(t is None or t.device == device for t in (getattr(self, f.name) for f in fields(self))):
+            return self
         return self._map(lambda t: t.to(device))
 
     def __getitem__(self, index: int | slice | Sequence[int] | Tensor) -> AugmentParams:
