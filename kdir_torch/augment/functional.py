@@ -100,7 +100,9 @@ def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str
     if x.numel() == 0 or ident.all():
         return x
     m = torch.from_numpy(m_host).to(x.device)
-    work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32).contiguous()
+    work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    if order == 0 or not work.is_contiguous(memory_format=torch.channels_last):
+        work = work.contiguous()  # grid_sample reads a channels_last batch as is (and faster)
     if order == 0:
         out = _sampling.sample_nearest(work, m, fill_mode, float(cval))
     else:
