@@ -50,6 +50,8 @@ class DeviceLoader:
         return_indices: append the ``(B,)`` int64 dataset indices to every batch.
         seeds_augment: ``pipeline.seed`` is the loader's seed (an unseeded augmentation) and
             follows it when ``load_state_dict`` restores another one.
+        decoder: a ``device_decode.DeviceDecoder`` for batches that arrive encoded
+            (``decode_on="device"``), or None.
 
     Attributes:
         dataset: the user's dataset. sampler: the ``SeededSampler``. batch_size: ``B``.
@@ -59,8 +61,10 @@ class DeviceLoader:
 
     def __init__(self, dataset: Any, pipeline: Any, plan: BatchPlan, dataloader: DataLoader,
                  device: torch.device, *, channels_last: bool = False,
-                 return_indices: bool = False, seeds_augment: bool = False) -> None:
+                 return_indices: bool = False, seeds_augment: bool = False,
+                 decoder: Any = None) -> None:
         self.dataset, self._pipeline, self._plan = dataset, pipeline, plan
+        self._decoder = decoder
         self._dataloader, self.device = dataloader, device
         self._slots = dataloader.dataset.slots
         # Reused output memory, for datasets whose finish_batch takes an allocator.
@@ -177,6 +181,12 @@ class DeviceLoader:
             return None
         nb = self.device.type == "cuda"
         indices = torch.from_numpy(fb.indices)
+        if fb.encoded is not None:  # decode_on="device": decode, join and stack here
+            raw, indices, skipped = self._decoder.decode(fb.encoded, indices, self._fetcher.skip)
+            self._epoch_skipped.extend(skipped)
+            if len(indices) == 0:
+                return None
+            fb.payload = (raw,)
         idx = indices.to(self.device)
         if fb.slot is not None:  # the raw batch is in the shared ring; a non-CPU target copies
             # it out before the slot can be reused: pinning and pageable copies both return
