@@ -247,3 +247,25 @@ def test_cuda_nvjpeg_close_to_host(tree, color_mode):
         worst = max(worst, float((xh - xd).abs().max()))
     print(f"nvJPEG vs host, color_mode={color_mode}: max abs difference {worst}")
     assert worst <= 16
+
+
+def test_flow_from_directory_passes_decode_on(tree, monkeypatch):
+    """``ImageDataGenerator.flow_from_directory(decode_on=...)`` reaches ``make_loader``
+    (checked before the tree is listed; the CPU seam stands in for CUDA here)."""
+    import functools
+
+    from kdir_torch.keras import iterator
+
+    gen = kt.ImageDataGenerator(horizontal_flip=True)
+    with pytest.raises(ValueError, match="`decode_on` must be one of"):
+        gen.flow_from_directory("/nonexistent", decode_on="gpu")
+    with pytest.raises(ValueError, match="needs `device='cuda'`"):
+        gen.flow_from_directory("/nonexistent", decode_on="device")
+    host = gen.flow_from_directory(tree, target_size=(12, 10), batch_size=4, seed=3)
+    monkeypatch.setattr(iterator, "check_decode_request", lambda *a, **k: "device")
+    monkeypatch.setattr(iterator, "make_loader",
+                        functools.partial(iterator.make_loader, _decode_device="cpu"))
+    dev = gen.flow_from_directory(tree, target_size=(12, 10), batch_size=4, seed=3,
+                                  decode_on="device")
+    assert dev.loader._decoder is not None
+    _assert_same(list(host), list(dev))

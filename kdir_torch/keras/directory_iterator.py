@@ -56,6 +56,8 @@ class DirectoryIterator(LoaderIterator):
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
         timeout: seconds one image read may take, any ``num_workers`` (0 = no limit).
+        decode_on: "host" or "device" (JPEGs decoded on the CUDA ``device``; see
+            ``kt.make_loader``).
         on_error: "raise" (Keras) or "skip" a file that cannot be read (batches are then
             smaller; ``it.loader.skipped`` lists them). After an error ``next(it)`` goes on
             with the next batch, as Keras.
@@ -77,12 +79,12 @@ class DirectoryIterator(LoaderIterator):
         keep_aspect_ratio: bool = False, dtype: torch.dtype | str | None = None,
         num_workers: int = 0, device: str | torch.device | None = None,
         pin_memory: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
-        on_error: str = "raise",
+        on_error: str = "raise", decode_on: str = "host",
     ) -> None:
         gen = image_data_generator
         checks.check_batch_size(batch_size)  # 0 is checked again once the tree is listed
         check_loader_args(batch_size or 1, shuffle, seed, num_workers, device, pin_memory,
-                          timeout, on_error)
+                          timeout, on_error, decode_on)
         dataset = KerasDirDataset(
             directory, target_size, color_mode, classes, class_mode, interpolation,
             keep_aspect_ratio, follow_links, getattr(gen, "_validation_split", 0.0), subset,
@@ -92,7 +94,8 @@ class DirectoryIterator(LoaderIterator):
         )
         checks.check_batch_size(batch_size, len(dataset))
         super().__init__(dataset, gen, batch_size, shuffle, seed, save_to_dir, save_prefix,
-                         save_format, num_workers, device, pin_memory, timeout)
+                         save_format, num_workers, device, pin_memory, timeout,
+                         decode_on=decode_on)
 
     def __len__(self) -> int:
         """``ceil(n / batch_size)`` (§A6); 0 for ``batch_size=0`` (an empty directory)."""

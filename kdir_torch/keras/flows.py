@@ -3,7 +3,8 @@
 Each method builds the iterator of its kind (imported lazily, so the generator alone stays
 light) with the generator's ``data_format`` and ``dtype``, plus keyword-only loader options
 where ``None`` keeps the iterator's default (``num_workers=0``, ``timeout=300`` seconds per
-image read, ``on_error="raise"``).
+image read, ``on_error="raise"``, ``decode_on="host"``; ``decode_on="device"`` decodes JPEGs on
+the CUDA ``device``, see ``kt.make_loader``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class FlowMethods:
         pin_memory: bool | None = None,
         timeout: float | None = None,
         on_error: str | None = None,
+        decode_on: str | None = None,
     ) -> Any:
         """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (keras-semantics §A1).
 
@@ -83,7 +85,7 @@ class FlowMethods:
         from kdir_torch.keras.directory_iterator import DirectoryIterator
 
         extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
-                  "timeout": timeout, "on_error": on_error}
+                  "timeout": timeout, "on_error": on_error, "decode_on": decode_on}
         return DirectoryIterator(
             directory, self, target_size=target_size, color_mode=color_mode,
             classes=classes, class_mode=class_mode, batch_size=batch_size, shuffle=shuffle,
@@ -102,7 +104,8 @@ class FlowMethods:
         save_format: str = "png", subset: str | None = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, num_workers: int | None = None,
         device: str | torch.device | None = None, pin_memory: bool | None = None,
-        timeout: float | None = None, on_error: str | None = None, **kwargs: Any,
+        timeout: float | None = None, on_error: str | None = None,
+        decode_on: str | None = None, **kwargs: Any,
     ) -> Any:
         """A :class:`~kdir_torch.keras.dataframe_iterator.DataFrameIterator` (keras-semantics §A14).
 
@@ -118,7 +121,7 @@ class FlowMethods:
 
         class_mode = deprecated_arguments(kwargs, class_mode)
         extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
-                  "timeout": timeout, "on_error": on_error}
+                  "timeout": timeout, "on_error": on_error, "decode_on": decode_on}
         return DataFrameIterator(
             dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
             target_size=target_size, color_mode=color_mode, classes=classes,

@@ -57,6 +57,30 @@ def check_decode_on(decode_on: Any) -> str:
     return decode_on
 
 
+def check_decode_request(decode_on: Any, device: torch.device,
+                         decode_device: str | torch.device | None = None) -> str:
+    """The dataset-independent checks of ``decode_on`` (run before any disk access).
+
+    Raises:
+        ValueError: a bad ``decode_on``, or "device" without a CUDA ``device`` (unless the
+            test seam ``decode_device`` is given).
+        ImportError: "device" and torchvision is missing.
+    """
+    if check_decode_on(decode_on) == "host":
+        return decode_on
+    if decode_device is None and device.type != "cuda":
+        raise ValueError(
+            "`decode_on='device'` decodes JPEG files on a CUDA device (nvJPEG) and needs "
+            f"`device='cuda'` (or 'cuda:N'). Received: device={str(device)!r}, "
+            "decode_on='device'"
+        )
+    if importlib.util.find_spec("torchvision") is None:
+        raise ImportError("`decode_on='device'` decodes with torchvision.io.decode_jpeg; "
+                          "install torchvision (pip install torchvision) or use "
+                          "decode_on='host'.")
+    return decode_on
+
+
 def resolve_decode_device(decode_on: Any, device: torch.device, dataset: Any,
                           finish_in_worker: bool,
                           decode_device: str | torch.device | None = None) -> torch.device | None:
@@ -72,22 +96,12 @@ def resolve_decode_device(decode_on: Any, device: torch.device, dataset: Any,
             the whole byte path with torchvision's CPU decoder); skips the CUDA requirement.
 
     Raises:
-        ValueError: a bad ``decode_on``; "device" without a CUDA ``device``, with batches
-            finished in the workers, or for a dataset whose decoding is not reproduced.
+        ValueError: as ``check_decode_request``; also "device" with batches finished in the
+            workers, or for a dataset whose decoding is not reproduced.
         ImportError: torchvision is missing.
     """
-    if check_decode_on(decode_on) == "host":
+    if check_decode_request(decode_on, device, decode_device) == "host":
         return None
-    if decode_device is None and device.type != "cuda":
-        raise ValueError(
-            "`decode_on='device'` decodes JPEG files on a CUDA device (nvJPEG) and needs "
-            f"`device='cuda'` (or 'cuda:N'). Received: device={str(device)!r}, "
-            "decode_on='device'"
-        )
-    if importlib.util.find_spec("torchvision") is None:
-        raise ImportError("`decode_on='device'` decodes with torchvision.io.decode_jpeg; "
-                          "install torchvision (pip install torchvision) or use "
-                          "decode_on='host'.")
     if finish_in_worker:
         raise ValueError(
             "`decode_on='device'` decodes after the transfer, so batches cannot be finished "
