@@ -68,3 +68,18 @@ def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["bench", "--sections", "loader,warp"])
     assert info.value.code == 2
+
+
+def test_decode_on_device_option_skips_without_cuda(tmp_path, monkeypatch, capsys):
+    """--decode-on-device times make_loader(decode_on='device') on CUDA; without CUDA the
+    contender is left out with the reason printed (the other figures still come)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert bench.main(["loader", "--photos", "16", "--repeats", "1", "--workers", "1",
+                       "--decode-on-device"]) == 0
+    out = capsys.readouterr().out
+    assert "make_loader (decode_on='device') skipped: CUDA is not available" in out
+    assert "decode_on='device')  " not in out and "raw_bound" in out

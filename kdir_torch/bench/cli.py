@@ -34,7 +34,8 @@ def _loader(a: argparse.Namespace) -> Any:
     from .loader import loader_throughput
 
     return loader_throughput(n_images=a.photos, num_workers=a.workers, root=a.root,
-                             rounds=a.repeats, device=a.device)
+                             rounds=a.repeats, device=a.device,
+                             decode_on_device=a.decode_on_device)
 
 
 def _memory(a: argparse.Namespace) -> Any:
@@ -62,6 +63,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu",
                    help="where make_loader delivers its batches in the loader benchmark (cuda: "
                         "float conversion on the GPU, each epoch timed to a synchronize)")
+    p.add_argument("--decode-on-device", action="store_true",
+                   help="loader benchmark: also time make_loader(decode_on='device') (nvJPEG "
+                        "decode + resize on the GPU); skipped with a message without CUDA")
     p.add_argument("--entries", type=int, default=1_000_000,
                    help="index entries for the memory benchmark")
 

@@ -63,6 +63,33 @@ def ours(root: str, workers: int, data_format: str = "channels_first", device: s
     return epoch
 
 
+def ours_device_decode(root: str, workers: int, device: str):
+    """``make_loader(decode_on="device")`` epochs on a CUDA device: the workers ship JPEG bytes,
+    nvJPEG decodes each batch and the resize runs on the GPU; None (with the reason printed)
+    without CUDA."""
+    import torch
+
+    import kdir_torch as kt
+
+    if not torch.cuda.is_available():
+        print("[loader] kdir_torch make_loader (decode_on='device') skipped: CUDA is not "
+              "available on this machine")
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
+    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
+                            device=device if device.startswith("cuda") else "cuda",
+                            decode_on="device")
+
+    def epoch() -> int:
+        n = count(loader)
+        torch.cuda.synchronize(loader.device)
+        return n
+
+    epoch()
+    return epoch
+
+
 def ours_host_side(root: str, workers: int):
     """What a CUDA target asks of the host: the same loader's uint8 batches, each copied out of
     its ring slot into a reused staging buffer (the pinned copy, minus the page locking); the
@@ -143,7 +170,8 @@ def torchvision_folder(root: str, workers: int):
 
 
 def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
-                      rounds: int = 3, device: str = "cpu") -> dict[str, float]:
+                      rounds: int = 3, device: str = "cpu",
+                      decode_on_device: bool = False) -> dict[str, float]:
     """Time every contender on one tree, interleaved; print median rates and ratios.
 
     Args:
@@ -153,6 +181,9 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
             built-in photo tree, kept under ``$TMPDIR`` between runs.
         rounds: interleaved rounds (each runs every contender once; medians reported).
         device: where ``make_loader`` delivers its batches.
+        decode_on_device: also time ``make_loader(decode_on="device")`` (JPEGs decoded by
+            nvJPEG on ``device``, or "cuda" when ``device`` is the CPU); skipped, with the
+            reason printed, without CUDA.
 
     Returns:
         Median images/s per contender name (``"raw_bound"``, ``"kdir_torch make_loader"``, ...).
@@ -176,5 +207,9 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
                 "kdir_torch host side of a GPU run (uint8)": ours_host_side(root, workers),
                 "keras_image_dataset_from_directory (tf.data)": keras_modern(root),
                 "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers)}
+        if decode_on_device:
+            gpu = ours_device_decode(root, workers, device)
+            if gpu is not None:
+                runs["kdir_torch make_loader (decode_on='device')"] = gpu
         res = interleaved(runs, rounds)
     return report("loader", runs, res, bound="raw_bound", ours="kdir_torch make_loader")
