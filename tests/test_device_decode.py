@@ -166,7 +166,7 @@ def broken(tmp_path):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_on_error_skip_and_raise(broken, num_workers):
+def test_on_error_skip(broken, num_workers):
     ds = kt.KerasDirDataset(broken, target_size=(16, 16), verbose=False)
     loader = kt.make_loader(ds, batch_size=4, shuffle=False, num_workers=num_workers,
                             on_error="skip", decode_on="device", _decode_device="cpu",
@@ -177,6 +177,11 @@ def test_on_error_skip_and_raise(broken, num_workers):
     assert sorted(i for i, _ in loader.skipped) == [1, 3]
     for k, i in enumerate(idx.tolist()):
         assert torch.equal(x[k], ds[i][0])
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_on_error_raise_names_the_file(broken, num_workers):
+    ds = kt.KerasDirDataset(broken, target_size=(16, 16), verbose=False)
     # batch 0 = files 0, 1: the failure is found by the device decoder, after the transfer
     strict = kt.make_loader(ds, batch_size=2, shuffle=False, num_workers=num_workers,
                             decode_on="device", _decode_device="cpu")

@@ -200,8 +200,8 @@ class DeviceDecoder:
             for data in files:
                 try:
                     results.append(decode_jpeg(data, mode=mode, device=self.device))
-                except Exception as exc:
-                    results.append(exc)
+                except Exception as exc:  # kept without its traceback: its frames would
+                    results.append(exc.with_traceback(None))  # tie the loader into a cycle
             return results
 
     def _pixels(self, image: torch.Tensor, i: int) -> torch.Tensor:
