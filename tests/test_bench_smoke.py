@@ -20,6 +20,13 @@ def test_loader_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
                  "kdir_torch host side of a GPU run (uint8)"):
         line = next(line for line in out.splitlines() if name in line)
         assert line.rstrip().endswith("x bound") and " img/s " in line
+    dali = next(line for line in out.splitlines() if "DALI CPU pipeline" in line)
+    try:
+        import nvidia.dali  # noqa: F401
+    except ImportError:
+        assert dali.rstrip().endswith("not installed")
+    else:  # a peer: its rate, its share of the bound, our ratio to it
+        assert " img/s " in dali and "x bound" in dali and "kdir_torch is " in dali
 
 
 def test_cuda_device_without_cuda_is_refused(capsys):

@@ -85,7 +85,8 @@ class KerasDirDataset(DirDataset):
             generator when the ``Augment`` was built without one).
         on_error: "raise" (default) or "skip" (honoured by ``make_loader``; ``ds[i]`` always
             raises ``ImageDecodeError`` for a bad file).
-        verbose: print Keras's ``Found N images belonging to K classes.``.
+        verbose: print Keras's ``Found N images belonging to K classes.``, and show a progress
+            bar on stderr while indexing a tree that takes longer than a second.
     """
 
     def __init__(
@@ -123,7 +124,7 @@ class KerasDirDataset(DirDataset):
         self.index: DirectoryIndex = (
             index_roots if isinstance(directory, (list, tuple)) else index_directory)(
             directory, classes, v.check_bool("follow_links", follow_links), "legacy",
-            split=self.split,
+            split=self.split, verbose=verbose,
         )
         if verbose:
             print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
