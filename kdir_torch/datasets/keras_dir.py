@@ -88,7 +88,7 @@ class KerasDirDataset(DirDataset):
         verbose: print Keras's ``Found N images belonging to K classes.``.
         jpeg_draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
             resized region (``keep_aspect_ratio``'s crop too) at >= ``target_size``, then
-            resize with ``interpolation``: several times faster on large photos, not Keras's
+            resize with ``interpolation``: 2-4x faster on large photos, not Keras's
             pixels (README "Reduced-DCT JPEG decoding" gives the measured difference). Other
             files and JPEGs too small to reduce load exactly as without it. Not a Keras option.
     """

@@ -118,7 +118,7 @@ class ModernDirDataset(DirDataset):
         jpeg_draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
             resized region (the crop window with ``crop_to_aspect_ratio``, the fitted size
             with ``pad_to_aspect_ratio``) at >= ``image_size``, then resize with
-            ``interpolation``: several times faster on large photos, not Keras's pixels
+            ``interpolation``: 2-4x faster on large photos, not Keras's pixels
             (README "Reduced-DCT JPEG decoding"). Other files and JPEGs too small to reduce
             load exactly as without it. Not a Keras option.
 

@@ -2,6 +2,7 @@
 
 Pixels equal ``img_to_array(load_img(...))`` bit for bit: the same PIL colour conversions, the
 same resize filters and the same ``keep_aspect_ratio`` crop box. No EXIF rotation (as Keras).
+``jpeg_draft=True`` (not Keras) trades that for speed on large JPEGs (``draft_box``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ follow PIL.
 
 Resizing (``resize_image``) applies ``crop_to_aspect_ratio`` / ``pad_to_aspect_ratio`` with the
 float32 box maths of ``smart_resize`` / ``tf.image.resize_with_pad`` and then
-``modern_resize.resize``.
+``modern_resize.resize``. ``load_image(..., jpeg_draft=True)`` (not Keras) first decodes a large
+JPEG at a reduced DCT scale (``draft_scale_for``), then applies the same rules to it.
 """
 
 from __future__ import annotations
