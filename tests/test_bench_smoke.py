@@ -75,3 +75,19 @@ def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["bench", "--sections", "loader,warp"])
     assert info.value.code == 2
+
+
+def test_draft_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
+    from kdir_torch.bench.draft import draft_speed
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    res = draft_speed(n_images=4, n_small=4, num_workers=1, rounds=1, diff_images=2,
+                      large_size=(450, 600))
+    out = capsys.readouterr().out
+    for tag in ("[draft 600x450]", "[draft ~500x375]"):
+        lines = [line for line in out.splitlines() if line.startswith(tag) and "img/s" in line]
+        assert len(lines) == 4 and all(line.rstrip().endswith("x bound") or "this" in line
+                                       for line in lines)
+    assert set(res["difference"]) == {f"{a} {i}" for a in ("legacy", "modern")
+                                      for i in ("nearest", "bilinear")}
+    assert all(0 < mean < 20 for mean, _ in res["difference"].values())

@@ -87,6 +87,12 @@ class KerasDirDataset(DirDataset):
             raises ``ImageDecodeError`` for a bad file).
         verbose: print Keras's ``Found N images belonging to K classes.``, and show a progress
             bar on stderr while indexing a tree that takes longer than a second.
+        jpeg_draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
+            resized region (``keep_aspect_ratio``'s crop too) at >= ``target_size``, then
+            resize with ``interpolation``: 2-4x faster on large photos, not Keras's
+            pixels (README "Reduced-DCT JPEG decoding" gives the measured difference). Other
+            files and JPEGs too small to reduce load exactly as without it. Not a Keras option.
+>>>>>>> draft
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class KerasDirDataset(DirDataset):
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         label_dtype: torch.dtype | str | None = None,
+        jpeg_draft: bool = False,
     ) -> None:
         self.target_size = v.check_target_size(target_size)
         channels = v.check_color_mode(color_mode)
@@ -121,6 +128,7 @@ class KerasDirDataset(DirDataset):
         set_image_settings(self, channels, color_mode, class_mode, subset, data_format, dtype,
                            label_dtype, transform, target_transform, on_error, interpolation,
                            keep_aspect_ratio, augment, standardize, seed)
+        self.jpeg_draft = v.check_bool("jpeg_draft", jpeg_draft)
         self.index: DirectoryIndex = (
             index_roots if isinstance(directory, (list, tuple)) else index_directory)(
             directory, classes, v.check_bool("follow_links", follow_links), "legacy",
@@ -180,7 +188,8 @@ class KerasDirDataset(DirDataset):
         path = self.index.filepath(i)
         try:
             arr = load_array(path, self.color_mode, self.target_size, self.interpolation,
-                             self.keep_aspect_ratio, channels_first=self._chw)
+                             self.keep_aspect_ratio, channels_first=self._chw,
+                             jpeg_draft=self.jpeg_draft)
         except InterpolationError as exc:  # a configuration error, not a bad file
             raise InterpolationError(f"{exc} (needed to resize sample {int(i)}: {path!r})") \
                 from None
