@@ -92,7 +92,6 @@ class KerasDirDataset(DirDataset):
             resize with ``interpolation``: 2-4x faster on large photos, not Keras's
             pixels (README "Reduced-DCT JPEG decoding" gives the measured difference). Other
             files and JPEGs too small to reduce load exactly as without it. Not a Keras option.
->>>>>>> draft
     """
 
     def __init__(
