@@ -16,10 +16,12 @@ from tqdm import tqdm
 
 T = TypeVar("T")
 
-#: Seconds a bar waits before it first shows, and at least between two redraws (tests set
-#: both to 0 to see every bar and every step).
+#: Seconds a bar waits before it first shows, and at least between two redraws on a terminal
+#: (tests set both to 0 to see every bar and every step). Into a log file or pipe a bar
+#: redraws at most every ``LOG_FACTOR * MININTERVAL`` seconds (10 s), not ten times a second.
 DELAY = 1.0
 MININTERVAL = 0.1
+LOG_FACTOR = 100
 
 
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "",
@@ -40,7 +42,8 @@ def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, d
         A ``tqdm`` instance: iterate it, or call ``update(n)`` / ``close()`` (a context
         manager too).
     """
+    interactive = getattr(sys.stderr, "isatty", lambda: False)()
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not verbose,
                 delay=DELAY if delay is None else delay,
-                mininterval=MININTERVAL, file=sys.stderr, leave=False, dynamic_ncols=True)
+                mininterval=MININTERVAL * (1 if interactive else LOG_FACTOR), file=sys.stderr, leave=False, dynamic_ncols=True)
 
