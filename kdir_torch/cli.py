@@ -1,4 +1,5 @@
-"""The ``kdir-torch`` command: ``demo`` (a tour: draw, load, train), ``inspect ROOT`` and ``preview ROOT``."""
+"""The ``kdir-torch`` command: ``demo`` (a tour: draw, load, train), ``inspect ROOT``, ``preview ROOT``
+and ``bench [ROOT]`` (the loader benchmark on your tree)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,23 @@ def _preview(args: argparse.Namespace) -> int:
         width, height = im.size
     print(f"{path}: {width}x{height} pixels, {len(x)} tiles")
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench.cli import run
+
+    return run(args.parser, args)
+
+
+def _sections(text: str) -> list[str]:
+    from .bench.cli import SECTIONS
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {', '.join(SECTIONS)}. Received: {text!r}")
+    return names
 
 
 def _augment_arg(text: str) -> dict:
@@ -136,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--ncols", type=_positive, default=8, help="tiles per row")
     v.add_argument("--seed", type=int, default=0, help="picks the images and seeds Augment")
     v.set_defaults(func=_preview, parser=v)
+    from .bench.cli import add_options
+
+    b = sub.add_parser("bench", help="the loader benchmark on your tree (or a built-in photo "
+                       "tree): images/s and ratios to the raw decode bound and installed peers")
+    b.add_argument("root", nargs="?", help="class tree to read (nothing is written into it); "
+                   "default: a built-in photo tree kept under $TMPDIR")
+    b.add_argument("--sections", type=_sections, default=["loader"], metavar="NAME,...",
+                   help="benchmark sections to run (default: loader)")
+    add_options(b)
+    b.set_defaults(func=_bench, parser=b)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -304,7 +304,7 @@ def test_cpu_and_cuda_agree(mode: str, order: int) -> None:
 
 
 def test_bench_smoke() -> None:
-    from kdir_torch.augment.bench import augment_throughput
+    from kdir_torch.bench.augment import augment_throughput
 
     out = augment_throughput(n_images=4, size=16, batch_size=2)
     assert out["ours_images_per_s"] > 0 and out["n_images"] == 4

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-import bench  # noqa: E402
+from kdir_torch.bench import cli as bench
 
 
 def test_loader_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert bench.main(["loader", "--photos", "48", "--repeats", "1", "--workers", "1"]) == 0
     out = capsys.readouterr().out
-    assert f"{tmp_path}/kdir_bench_photos_48: 48 JPEGs" in out
+    assert f"tree {tmp_path}/kdir_bench_photos_48: 48 images" in out
     for name in ("raw_bound", "kdir_torch make_loader ", "kdir_torch make_loader (channels_last)",
                  "kdir_torch host side of a GPU run (uint8)"):
         line = next(line for line in out.splitlines() if name in line)
@@ -30,3 +30,41 @@ def test_cuda_device_without_cuda_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["loader", "--device", "cuda"])
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_scripts_bench_is_the_package_benchmark():
+    """scripts/bench.py runs kdir_torch.bench (one home for the benchmarks)."""
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "bench.py")
+    out = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "index,augment,loader,memory" in out.stdout.replace(" ", "").replace("'", "")
+
+
+def test_cli_bench_on_a_user_tree(tmp_path):
+    """kdir-torch bench DIR: the loader figures on that tree, nothing written into it."""
+    from kdir_torch.bench.trees import build_photo_tree
+
+    root = tmp_path / "tree"
+    build_photo_tree(str(root), 24, n_classes=3, size=(60, 80))
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    out = subprocess.run([sys.executable, "-m", "kdir_torch.cli", "bench", str(root),
+                          "--repeats", "1", "--workers", "1"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert out.returncode == 0, out.stderr
+    assert f"tree {root}: 24 images" in out.stdout
+    bound = next(line for line in out.stdout.splitlines() if "raw_bound" in line)
+    assert bound.rstrip().endswith("1.00x bound")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
+    from kdir_torch.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bench", str(tmp_path / "nope")])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--sections", "loader,warp"])
+    assert info.value.code == 2

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdir_torch.augment.module import Augment
+from ..augment.module import Augment
 
 #: The augmentation both sides run (a typical ImageDataGenerator configuration).
 BENCH_CONFIG: dict[str, Any] = dict(

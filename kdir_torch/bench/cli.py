@@ -1,0 +1,97 @@
+"""Command line of the benchmarks: ``scripts/bench.py [SECTION ...]`` and ``kdir-torch bench [DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras, when installed, runs on torch here
+
+
+def _index(a: argparse.Namespace) -> Any:
+    from .index import index_speed
+
+    return index_speed(a.files, a.repeats)
+
+
+def _augment(a: argparse.Namespace) -> Any:
+    from .augment import augment_throughput
+
+    res = augment_throughput(n_images=a.images)
+    line = (f"[augment] {res['size']}x{res['size']}, batch {res['batch_size']}, {res['threads']} "
+            f"threads: kdir_torch Augment {res['ours_images_per_s']:.0f} img/s")
+    if res.get("keras_images_per_s"):
+        line += (f"; keras random_transform {res['keras_images_per_s']:.0f} img/s -> "
+                 f"{res['ratio']:.2f}x")
+    print(line)
+    return res
+
+
+def _loader(a: argparse.Namespace) -> Any:
+    from .loader import loader_throughput
+
+    return loader_throughput(n_images=a.photos, num_workers=a.workers, root=a.root,
+                             rounds=a.repeats, device=a.device)
+
+
+def _memory(a: argparse.Namespace) -> Any:
+    from .memory import worker_memory
+
+    return worker_memory(a.entries)
+
+
+#: Section name -> runner of the parsed arguments, in the default order.
+SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "index": _index, "augment": _augment, "loader": _loader, "memory": _memory,
+}
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The options every section reads (sizes, rounds, workers, device)."""
+    p.add_argument("--files", type=int, default=200_000, help="files for the index benchmark")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="index repeats / interleaved rounds of the timed sections")
+    p.add_argument("--images", type=int, default=256, help="images for the augment benchmark")
+    p.add_argument("--photos", type=int, default=2000,
+                   help="JPEGs of the built-in loader tree (ignored with a tree of your own)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="loader workers / pool processes (default: the usable cores)")
+    p.add_argument("--device", default="cpu",
+                   help="where make_loader delivers its batches in the loader benchmark (cuda: "
+                        "float conversion on the GPU, each epoch timed to a synchronize)")
+    p.add_argument("--entries", type=int, default=1_000_000,
+                   help="index entries for the memory benchmark")
+
+
+def run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    """Check the arguments (errors through ``p``) and run ``a.sections`` in order."""
+    if a.root is not None and not os.path.isdir(a.root):
+        p.error(f"{a.root!r} is not a directory")
+    if a.device.startswith("cuda") and "loader" in a.sections:
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error(f"--device {a.device}: CUDA is not available on this machine")
+    for name in a.sections:
+        SECTIONS[name](a)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/bench.py``: every section by default, or the ones named."""
+    from . import __doc__ as doc
+
+    p = argparse.ArgumentParser(prog="bench.py", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sections", nargs="*", default=list(SECTIONS), choices=list(SECTIONS))
+    p.add_argument("--root", help="a class tree of your own for the loader section "
+                   "(read only; default: a built-in photo tree)")
+    add_options(p)
+    return run(p, p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

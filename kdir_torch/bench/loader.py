@@ -1,0 +1,180 @@
+"""Loader benchmark: a photo-like JPEG tree (or the user's), the decode+resize bound, our loader, peers.
+
+Every rate is images/s measured in this run; ratios compare against the raw bound (PIL decode +
+resize of the same files, one process per core) and against each installed peer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+from .timing import count, interleaved, report
+from .trees import build_photo_tree, default_root
+
+SIZE = (224, 224)
+
+
+def _decode_resize(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        arr = np.asarray(img.convert("RGB").resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
+    return arr.shape[0]
+
+
+def raw_bound(paths: list[str], workers: int, stack: contextlib.ExitStack):
+    """PIL decode + nearest resize of every file, one process per core (pool started here)."""
+    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
+    pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
+    return lambda: len(pool.map(_decode_resize, paths, chunksize=16))
+
+
+def _plain_loader(root: str, workers: int, data_format: str = "channels_first",
+                  device: str = "cpu"):
+    """make_loader over the tree with legacy semantics: 224x224, nearest, batch 32, shuffled."""
+    import kdir_torch as kt
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
+                                data_format=data_format)
+    return kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
+                          device=device)
+
+
+def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu"):
+    """Plain make_loader epochs on ``device``."""
+    import torch
+
+    loader = _plain_loader(root, workers, data_format, device)
+
+    def epoch() -> int:
+        n = count(loader)
+        if loader.device.type == "cuda":
+            torch.cuda.synchronize(loader.device)  # the last batches' GPU work counts too
+        return n
+
+    epoch()  # warm-up epoch: worker start-up is not measured
+    return epoch
+
+
+def ours_host_side(root: str, workers: int):
+    """What a CUDA target asks of the host: the same loader's uint8 batches, each copied out of
+    its ring slot into a reused staging buffer (the pinned copy, minus the page locking); the
+    float conversion would run on the GPU. A CPU stand-in for the host side of a GPU run."""
+    loader = _plain_loader(root, workers)
+    slots = loader._dataloader.dataset.slots  # internals: the bench measures the transport
+    staging = np.empty_like(slots.view(0, 32).numpy())
+
+    def epoch() -> int:
+        n = 0
+        for fb in loader._dataloader:
+            size = len(fb.indices)
+            # numpy: one thread, as the loader's own copies (torch's adds OpenMP spin-waits)
+            np.copyto(staging[:size], slots.view(fb.slot, size).numpy())
+            n += size
+        return n
+
+    epoch()
+    return epoch
+
+
+def _keras_iterator(root: str):
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return ImageDataGenerator().flow_from_directory(root, target_size=SIZE, batch_size=32, seed=0)
+
+
+_KERAS_IT = None
+
+
+def _keras_batch(i: int) -> int:
+    return len(_KERAS_IT[i][0])
+
+
+def keras_legacy(root: str, workers: int, stack: contextlib.ExitStack) -> dict:
+    """Keras's flow_from_directory: as ``fit`` uses it by default (one process), and with its
+    batches fetched by a fork pool of ``workers`` (what ``use_multiprocessing`` gives)."""
+    global _KERAS_IT
+    try:
+        _KERAS_IT = _keras_iterator(root)
+    except Exception:
+        return {"keras_flow_from_directory": None}
+    it = _KERAS_IT
+    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
+    pool.map(_keras_batch, range(workers))
+    return {"keras_flow_from_directory (1 process)": lambda: count(it[i] for i in range(len(it))),
+            f"keras_flow_from_directory ({workers}-process pool)":
+                lambda: sum(pool.map(_keras_batch, range(len(it))))}
+
+
+def keras_modern(root: str):
+    """tf.data image_dataset_from_directory (needs tensorflow)."""
+    try:
+        import tensorflow as tf  # noqa: F401
+        from keras.utils import image_dataset_from_directory
+    except Exception:
+        return None
+    ds = image_dataset_from_directory(root, image_size=SIZE, interpolation="nearest", batch_size=32,
+                                      seed=0)
+    count(ds)
+    return lambda: count(ds)
+
+
+def torchvision_folder(root: str, workers: int):
+    """torchvision ImageFolder + DataLoader with the same workers."""
+    try:
+        import torch
+        from torchvision import datasets, transforms
+    except Exception:
+        return None
+    tf = transforms.Compose([transforms.Resize(SIZE, transforms.InterpolationMode.NEAREST),
+                             transforms.PILToTensor()])
+    dl = torch.utils.data.DataLoader(datasets.ImageFolder(root, tf), batch_size=32, shuffle=True,
+                                     num_workers=workers, persistent_workers=workers > 0)
+    count(dl)
+    return lambda: count(dl)
+
+
+def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
+                      rounds: int = 3, device: str = "cpu") -> dict[str, float]:
+    """Time every contender on one tree, interleaved; print median rates and ratios.
+
+    Args:
+        n_images: photos of the built-in tree (ignored when ``root`` is given).
+        num_workers: loader workers and pool processes (default: the cores this process may use).
+        root: a class tree to measure as it is (nothing is written into it); default: the
+            built-in photo tree, kept under ``$TMPDIR`` between runs.
+        rounds: interleaved rounds (each runs every contender once; medians reported).
+        device: where ``make_loader`` delivers its batches.
+
+    Returns:
+        Median images/s per contender name (``"raw_bound"``, ``"kdir_torch make_loader"``, ...).
+    """
+    workers = num_workers or len(os.sched_getaffinity(0))
+    t0 = time.perf_counter()
+    if root is None:
+        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
+                                verbose=True)
+    import kdir_torch as kt
+
+    paths = list(kt.index_directory(root).filepaths)
+    print(f"[loader] tree {root}: {len(paths)} images ready in {time.perf_counter() - t0:.1f}s; "
+          f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
+    with contextlib.ExitStack() as stack:
+        runs = {"raw_bound": raw_bound(paths, workers, stack),
+                **keras_legacy(root, workers, stack),
+                "kdir_torch make_loader": ours(root, workers, device=device),
+                "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last",
+                                                              device),
+                "kdir_torch host side of a GPU run (uint8)": ours_host_side(root, workers),
+                "keras_image_dataset_from_directory (tf.data)": keras_modern(root),
+                "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers)}
+        res = interleaved(runs, rounds)
+    return report("loader", runs, res, bound="raw_bound", ours="kdir_torch make_loader")

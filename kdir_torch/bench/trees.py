@@ -1,0 +1,67 @@
+"""Benchmark trees: photo-like JPEG class trees (decodable) and empty-file listing trees."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A natural-looking ``(h, w, 3)`` uint8 image: 1/f ("pink") noise per channel, correlated
+    colours, one hard-edged object (JPEG-compresses like a photo, unlike white noise)."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    amp = 1.0 / np.maximum(np.hypot(fy, fx), 1.0 / max(h, w)) ** 1.8
+    base = rng.normal(size=(3, h, w // 2 + 1)) + 1j * rng.normal(size=(3, h, w // 2 + 1))
+    mix = np.array([[1.0, 0.6, 0.3], [0.5, 1.0, 0.5], [0.2, 0.6, 1.0]])
+    field = np.fft.irfft2(base * amp, s=(h, w))
+    field = np.tensordot(mix, field, axes=1)
+    field = (field - field.mean()) / (field.std() + 1e-9)
+    img = 128 + 45 * field.transpose(1, 2, 0)
+    y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+    img[y0 : y0 + h // 3, x0 : x0 + w // 3] += rng.uniform(-60, 60, size=3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def build_photo_tree(root: str, n_images: int = 2000, n_classes: int = 10, seed: int = 0,
+                     size: tuple[int, int] = (375, 500), verbose: bool = False) -> str:
+    """``root/class_k/NNNNN.jpg``: ``n_images`` photo-like JPEGs (quality 90) of about
+    ``size`` = (height, width) (70 % landscape, 30 % portrait, ±20 px jitter); reused when a
+    previous call with the same arguments completed it. Returns ``root``."""
+    from PIL import Image
+
+    from ..progress import progress
+
+    h0, w0 = size
+    marker = os.path.join(root, f".complete_{n_images}_{n_classes}_{seed}_{h0}x{w0}")
+    if os.path.exists(marker):
+        return root
+    rng = np.random.default_rng(seed)
+    for i in progress(range(n_images), desc="Drawing photos", unit="img", verbose=verbose):
+        d = os.path.join(root, f"class_{i % n_classes}")
+        os.makedirs(d, exist_ok=True)
+        h, w = (h0, w0) if rng.random() < 0.7 else (w0, h0)
+        h += int(rng.integers(-20, 21))
+        w += int(rng.integers(-20, 21))
+        Image.fromarray(photo(rng, h, w)).save(os.path.join(d, f"{i:05d}.jpg"), quality=90)
+    open(marker, "w").close()
+    return root
+
+
+def default_root(name: str) -> str:
+    """``$TMPDIR/<name>`` (``/tmp`` without TMPDIR): where benchmark trees are kept between runs."""
+    return os.path.join(os.environ.get("TMPDIR", "/tmp"), name)
+
+
+def build_listing_tree(root: str, n_files: int, n_classes: int = 100) -> None:
+    """Empty files with valid names: ``root/class_XX/[sub_Y/]NNNNNN.jpg`` (listing-only)."""
+    made: set[str] = set()
+    for i in range(n_files):
+        cls = f"class_{i % n_classes:03d}"
+        sub = f"sub_{(i // n_classes) % 4}" if i % 3 == 0 else ""
+        d = os.path.join(root, cls, sub)
+        if d not in made:
+            os.makedirs(d, exist_ok=True)
+            made.add(d)
+        open(os.path.join(d, f"{i:07d}.jpg"), "wb").close()
