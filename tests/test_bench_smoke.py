@@ -68,3 +68,14 @@ def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["bench", "--sections", "loader,warp"])
     assert info.value.code == 2
+
+
+def test_cache_benchmark_prints_bound_fill_and_cached_epochs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert bench.main(["cache", "--photos", "24", "--repeats", "1", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("raw_bound", "no cache", "filling (memory)", "filling (disk)",
+                 "cached epoch (memory)", "cached epoch (disk)"):
+        line = next(line for line in out.splitlines() if name in line)
+        assert line.rstrip().endswith("x bound") and " img/s " in line
+    assert sorted(os.listdir(tmp_path)) == ["kdir_bench_photos_24"]  # disk caches removed

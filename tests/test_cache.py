@@ -138,6 +138,11 @@ def test_bad_files_are_never_cached(tree):
     for _ in range(2):
         with pytest.raises(kt.ImageDecodeError, match="sample 4 .*" + os.path.basename(bad)):
             list(kt.make_loader(strict, batch_size=4, shuffle=False, num_workers=2))
+
+
+def test_fill_cache_follows_on_error(tree):
+    bad = _ds(tree).filepaths[4]
+    corrupt(bad)
     with pytest.raises(kt.ImageDecodeError, match=os.path.basename(bad)):
         _ds(tree, cache="memory").fill_cache(num_workers=0, verbose=False)
     skipping = _ds(tree, cache="memory", on_error="skip")

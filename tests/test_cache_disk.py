@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 
 import pytest
 import torch
@@ -53,6 +54,8 @@ def test_second_dataset_and_its_workers_reuse_the_filled_rows(tree, tmp_path, mo
     assert all(torch.equal(second.load_raw(i), expected[i]) for i in range(N))
     xs = torch.cat([x for x, _ in DataLoader(second, batch_size=3, num_workers=2)])
     assert xs[:, 0, 0, 0].tolist() == list(range(N))
+    unpickled = pickle.loads(pickle.dumps(second))  # a disk store travels as its paths
+    assert unpickled.cache_info().filled == N and torch.equal(unpickled.load_raw(5), expected[5])
 
 
 def test_files_live_only_in_cache_dir_and_describe_themselves(tree, tmp_path, monkeypatch):
