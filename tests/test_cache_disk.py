@@ -81,7 +81,7 @@ def test_key_changes_with_mtime_size_and_pixel_options(tree, tmp_path):
     assert _ds(tree, cache_dir).cache_info().path == path
     for other in (dict(target_size=(5, 5)), dict(color_mode="grayscale"),
                   dict(interpolation="bilinear"), dict(keep_aspect_ratio=True),
-                  dict(data_format="channels_last")):
+                  dict(data_format="channels_last"), dict(jpeg_draft=True)):
         assert _ds(tree, cache_dir, **other).cache_info().path != path, other
     victim = ds.filepaths[3]
     st = os.stat(victim)

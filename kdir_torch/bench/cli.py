@@ -50,10 +50,17 @@ def _cache(a: argparse.Namespace) -> Any:
                             rounds=a.repeats)
 
 
+def _draft(a: argparse.Namespace) -> Any:
+    from .draft import draft_speed
+
+    return draft_speed(n_images=a.draft_photos, num_workers=a.workers, rounds=a.repeats)
+
+
 #: Section name -> runner of the parsed arguments, in the default order.
 SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "index": _index, "augment": _augment, "loader": _loader, "memory": _memory,
     "cache": _cache,
+    "draft": _draft,
 }
 
 
@@ -70,6 +77,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu",
                    help="where make_loader delivers its batches in the loader benchmark (cuda: "
                         "float conversion on the GPU, each epoch timed to a synchronize)")
+    p.add_argument("--draft-photos", type=int, default=200,
+                   help="2400x1800 JPEGs of the reduced-DCT (jpeg_draft) benchmark tree")
     p.add_argument("--entries", type=int, default=1_000_000,
                    help="index entries for the memory benchmark")
 

@@ -27,11 +27,11 @@ from .subsets import KeyedAugment, require_dataset
 _LEGACY_SETTINGS = ("target_size", "color_mode", "class_mode", "interpolation",
                     "keep_aspect_ratio", "data_format", "dtype", "image_shape", "on_error",
                     "seed", "augment", "standardize", "transform", "target_transform",
-                    "label_dtype")
+                    "label_dtype", "jpeg_draft")
 _MODERN_SETTINGS = ("label_mode", "color_mode", "image_size", "interpolation",
                     "crop_to_aspect_ratio", "pad_to_aspect_ratio", "data_format", "image_shape",
                     "on_error", "seed", "augment", "standardize", "transform",
-                    "target_transform", "label_dtype")
+                    "target_transform", "label_dtype", "jpeg_draft")
 _BY_IDENTITY = ("augment", "standardize", "transform", "target_transform")
 
 
