@@ -77,6 +77,17 @@ def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
     assert info.value.code == 2
 
 
+def test_cache_benchmark_prints_bound_fill_and_cached_epochs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert bench.main(["cache", "--photos", "24", "--repeats", "1", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("raw_bound", "no cache", "filling (memory)", "filling (disk)",
+                 "cached epoch (memory)", "cached epoch (disk)"):
+        line = next(line for line in out.splitlines() if name in line)
+        assert line.rstrip().endswith("x bound") and " img/s " in line
+    assert sorted(os.listdir(tmp_path)) == ["kdir_bench_photos_24"]  # disk caches removed
+
+
 def test_draft_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
     from kdir_torch.bench.draft import draft_speed
 

@@ -43,6 +43,13 @@ def _memory(a: argparse.Namespace) -> Any:
     return worker_memory(a.entries)
 
 
+def _cache(a: argparse.Namespace) -> Any:
+    from .cache import cache_throughput
+
+    return cache_throughput(n_images=a.photos, num_workers=a.workers, root=a.root,
+                            rounds=a.repeats)
+
+
 def _draft(a: argparse.Namespace) -> Any:
     from .draft import draft_speed
 
@@ -52,6 +59,7 @@ def _draft(a: argparse.Namespace) -> Any:
 #: Section name -> runner of the parsed arguments, in the default order.
 SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "index": _index, "augment": _augment, "loader": _loader, "memory": _memory,
+    "cache": _cache,
     "draft": _draft,
 }
 
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.py", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sections", nargs="*", default=list(SECTIONS), choices=list(SECTIONS))
-    p.add_argument("--root", help="a class tree of your own for the loader section "
+    p.add_argument("--root", help="a class tree of your own for the loader and cache sections "
                    "(read only; default: a built-in photo tree)")
     add_options(p)
     return run(p, p.parse_args(argv))

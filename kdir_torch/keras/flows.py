@@ -71,12 +71,16 @@ class FlowMethods:
         timeout: float | None = None,
         on_error: str | None = None,
         jpeg_draft: bool = False,
+        cache: str | None = None,
+        cache_dir: str | None = None,
+        cache_bytes: int | None = None,
     ) -> Any:
         """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (keras-semantics §A1).
 
         Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
         iterator's default: ``num_workers=0``, ``timeout=300`` seconds per image read,
-        ``on_error="raise"``). The generator's ``data_format`` and ``dtype`` are used.
+        ``on_error="raise"``, no decoded cache). ``cache``/``cache_dir``/``cache_bytes`` are
+        ``KerasDirDataset``'s. The generator's ``data_format`` and ``dtype`` are used.
         ``jpeg_draft=True`` decodes JPEGs at a reduced DCT scale (faster on large photos, not
         Keras's pixels; see ``KerasDirDataset``).
 
@@ -86,7 +90,8 @@ class FlowMethods:
         from kdir_torch.keras.directory_iterator import DirectoryIterator
 
         extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
-                  "timeout": timeout, "on_error": on_error}
+                  "timeout": timeout, "on_error": on_error, "cache": cache,
+                  "cache_dir": cache_dir, "cache_bytes": cache_bytes}
         return DirectoryIterator(
             directory, self, target_size=target_size, color_mode=color_mode,
             classes=classes, class_mode=class_mode, batch_size=batch_size, shuffle=shuffle,
