@@ -199,6 +199,12 @@ def test_argument_errors(tree):
         kt.make_loader(ds, decode_on="device", device="cpu")
     with pytest.raises(ValueError, match="cannot be finished in the workers"):
         kt.make_loader(ds, decode_on="device", _decode_device="cpu", augment_on="worker")
+    draft = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False, jpeg_draft=True)
+    with pytest.raises(ValueError, match="jpeg_draft=True"):
+        kt.make_loader(draft, decode_on="device", _decode_device="cpu")
+    cached = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False, cache="memory")
+    with pytest.raises(ValueError, match="a decoded cache"):
+        kt.make_loader(cached, decode_on="device", _decode_device="cpu")
     arrays = ArrayDataset(np.zeros((2, 4, 4, 3), np.uint8), data_format="channels_last")
     with pytest.raises(ValueError, match="Received: dataset=ArrayDataset"):
         kt.make_loader(arrays, decode_on="device", _decode_device="cpu")

@@ -32,7 +32,7 @@ __all__ = ["DirectoryIterator"]
 _FORWARDED = (
     "class_indices", "classes", "labels", "num_classes", "samples",
     "image_shape", "directory", "target_size", "color_mode", "class_mode", "interpolation",
-    "keep_aspect_ratio", "split", "subset", "data_format", "dtype",
+    "keep_aspect_ratio", "split", "subset", "data_format", "dtype", "jpeg_draft",
 )
 
 
@@ -61,6 +61,8 @@ class DirectoryIterator(LoaderIterator):
         on_error: "raise" (Keras) or "skip" a file that cannot be read (batches are then
             smaller; ``it.loader.skipped`` lists them). After an error ``next(it)`` goes on
             with the next batch, as Keras.
+        jpeg_draft: reduced-DCT JPEG decoding (``KerasDirDataset``; not a Keras option).
+        cache, cache_dir, cache_bytes: the decoded cache, as ``KerasDirDataset``'s.
 
     Raises:
         ValueError / TypeError: Keras's validation (§A2, §A16) and the loader's argument checks.
@@ -79,7 +81,8 @@ class DirectoryIterator(LoaderIterator):
         keep_aspect_ratio: bool = False, dtype: torch.dtype | str | None = None,
         num_workers: int = 0, device: str | torch.device | None = None,
         pin_memory: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
-        on_error: str = "raise", decode_on: str = "host",
+        on_error: str = "raise", jpeg_draft: bool = False, cache: str | None = None,
+        cache_dir: str | None = None, cache_bytes: int | None = None, decode_on: str = "host",
     ) -> None:
         gen = image_data_generator
         checks.check_batch_size(batch_size)  # 0 is checked again once the tree is listed
@@ -90,7 +93,8 @@ class DirectoryIterator(LoaderIterator):
             keep_aspect_ratio, follow_links, getattr(gen, "_validation_split", 0.0), subset,
             gen.data_format if data_format is None else data_format,
             gen.dtype if dtype is None else dtype, augment=None, standardize=None,
-            on_error=on_error,
+            on_error=on_error, jpeg_draft=jpeg_draft, cache=cache, cache_dir=cache_dir,
+            cache_bytes=cache_bytes,
         )
         checks.check_batch_size(batch_size, len(dataset))
         super().__init__(dataset, gen, batch_size, shuffle, seed, save_to_dir, save_prefix,

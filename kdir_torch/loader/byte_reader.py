@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cache import cache_view
 from ..datasets.keras_dir import KerasDirDataset
 from ..datasets.modern import ModernDirDataset
 from ..errors import ImageDecodeError
@@ -89,6 +90,14 @@ def decode_spec(dataset: Any) -> DecodeSpec:
         ValueError: any other dataset (in-memory arrays, a subclass with its own ``load_raw``).
     """
     load = getattr(type(dataset), "load_raw", None)
+    for what, on in (("jpeg_draft=True (reduced-DCT host decoding)",
+                      getattr(dataset, "jpeg_draft", False)),
+                     ("a decoded cache (cache=)", cache_view(dataset) is not None)):
+        if on:
+            raise ValueError(
+                f"`decode_on='device'` cannot reproduce a dataset with {what}: its pixels "
+                "come from the host. Use decode_on='host' with it. Received: "
+                "decode_on='device'")
     if load is KerasDirDataset.load_raw:
         return DecodeSpec("legacy", dataset.color_mode, dataset.target_size,
                           dataset.interpolation, keep_aspect_ratio=dataset.keep_aspect_ratio)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,19 @@ def _pop_error(fb: FetchedBatch) -> BaseException:
     (such a cycle makes the DataLoader's workers shut down from the cyclic GC, slowly)."""
     err, fb.error = fb.error, None
     return err
+
+
+def _shutdown(dataloader: DataLoader) -> None:
+    """Stop the persistent workers of ``dataloader`` (the finalizer of a ``DeviceLoader``).
+
+    Run when the loader is freed, by reference counting or by the cyclic GC: in the second
+    case the DataLoader, held here rather than by the garbage cycle, is still intact, so its
+    workers get their stop signal at once instead of each waiting out a 5 s join timeout.
+    """
+    batches, dataloader._iterator = getattr(dataloader, "_iterator", None), None
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
 
 
 class DeviceLoader:
@@ -78,6 +92,7 @@ class DeviceLoader:
         self._running, self._seeds_augment = False, seeds_augment
         self.skipped: list[tuple[int, str]] = []
         self._epoch_skipped: list[tuple[int, str]] = []
+        weakref.finalize(self, _shutdown, dataloader)
 
     sampler = property(lambda self: self._plan.sampler)
     batch_size = property(lambda self: self._plan.batch_size)
