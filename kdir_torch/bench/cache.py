@@ -15,13 +15,12 @@ import io
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
 from .loader import SIZE, raw_bound
 from .timing import count, interleaved, report
-from .trees import build_photo_tree, default_root
+from .trees import photo_tree_paths
 
 
 def _dataset(root: str, **cache: Any) -> Any:
@@ -81,14 +80,8 @@ def cache_throughput(n_images: int = 2000, num_workers: int | None = None,
         (memory)"``, ...).
     """
     workers = num_workers or len(os.sched_getaffinity(0))
-    t0 = time.perf_counter()
-    if root is None:
-        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
-                                verbose=True)
-    import kdir_torch as kt
-
-    paths = list(kt.index_directory(root).filepaths)
-    print(f"[cache] tree {root}: {len(paths)} images ready in {time.perf_counter() - t0:.1f}s; "
+    root, paths, took = photo_tree_paths(n_images, root)
+    print(f"[cache] tree {root}: {len(paths)} images ready in {took:.1f}s; "
           f"{workers} workers; make_loader 224x224 nearest to cpu; {rounds} interleaved "
           "rounds, median shown")
     scratch = tempfile.mkdtemp(prefix="kdir_bench_cache_", dir=os.environ.get("TMPDIR", "/tmp"))

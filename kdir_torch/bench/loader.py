@@ -10,12 +10,11 @@ import contextlib
 import io
 import multiprocessing as mp
 import os
-import time
 
 import numpy as np
 
 from .timing import count, interleaved, report
-from .trees import build_photo_tree, default_root
+from .trees import photo_tree_paths
 
 SIZE = (224, 224)
 
@@ -228,14 +227,8 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
         Median images/s per contender name (``"raw_bound"``, ``"kdir_torch make_loader"``, ...).
     """
     workers = num_workers or len(os.sched_getaffinity(0))
-    t0 = time.perf_counter()
-    if root is None:
-        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
-                                verbose=True)
-    import kdir_torch as kt
-
-    paths = list(kt.index_directory(root).filepaths)
-    print(f"[loader] tree {root}: {len(paths)} images ready in {time.perf_counter() - t0:.1f}s; "
+    root, paths, took = photo_tree_paths(n_images, root)
+    print(f"[loader] tree {root}: {len(paths)} images ready in {took:.1f}s; "
           f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
     with contextlib.ExitStack() as stack:
         runs = {"raw_bound": raw_bound(paths, workers, stack),

@@ -54,6 +54,20 @@ def default_root(name: str) -> str:
     return os.path.join(os.environ.get("TMPDIR", "/tmp"), name)
 
 
+def photo_tree_paths(n_images: int, root: str | None = None) -> tuple[str, list[str], float]:
+    """``(root, file paths in Keras order, seconds taken)`` of ``root``, or of the built-in
+    tree of ``n_images`` photos (drawn under ``$TMPDIR`` on first use) when ``root`` is None."""
+    import time
+
+    import kdir_torch as kt
+
+    t0 = time.perf_counter()
+    if root is None:
+        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
+                                verbose=True)
+    return root, list(kt.index_directory(root).filepaths), time.perf_counter() - t0
+
+
 def build_listing_tree(root: str, n_files: int, n_classes: int = 100) -> None:
     """Empty files with valid names: ``root/class_XX/[sub_Y/]NNNNNN.jpg`` (listing-only)."""
     made: set[str] = set()
