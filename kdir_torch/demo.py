@@ -8,8 +8,9 @@ What a newcomer sees, in about a minute on 2 CPU cores (``--quick``: a few secon
 2. ``KerasDirDataset`` (``flow_from_directory`` semantics) and its ``class_indices``, cut with
    ``kt.split(ds, [0.2], seed=0)`` (stratified) into validation / training parts.
 3. A small CNN trained on CPU through ``kt.make_loader(..., augment=kt.Augment(...), seed=0)``.
-   Progress: a tqdm bar per epoch when tqdm is installed (imported lazily, it is not a
-   dependency), else one plain line per epoch (loss, accuracy, batches/s).
+   Progress: a bar per epoch on stderr (``kdir_torch.progress``, shown when an epoch lasts
+   over a second) with the running loss and accuracy, and one plain line per epoch (loss,
+   accuracy, batches/s) that stays in the output.
 4. Validation accuracy and a confusion matrix by class name from ``kt.predict`` (rows in the
    validation part's ``filenames`` order, so they line up with ``val.classes``).
 5. ``OUT/batch_grid.png``: an augmented training batch, titled by class name (``kt.save_grid``).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Any
@@ -83,22 +83,28 @@ def draw_shape(kind: str, h: int, w: int, rng: np.random.Generator) -> np.ndarra
 
 
 def build_demo_tree(root: str, classes: int = 3, per_class: int = 10, seed: int = 0,
-                    size: int = 64) -> str:
+                    size: int = 64, verbose: bool = False) -> str:
     """Write ``root/Class_k/NN.png``: ``per_class`` drawn images for each of ``classes`` shapes.
 
-    Image sides vary in ``[size, 1.4 * size]`` (the dataset resizes them). Returns ``root``.
+    Image sides vary in ``[size, 1.4 * size]`` (the dataset resizes them); ``verbose``: a
+    progress bar on stderr when drawing lasts over a second. Returns ``root``.
     """
     from PIL import Image
+
+    from .progress import progress
 
     if not 1 <= classes <= len(SHAPES):
         raise ValueError(f"`classes` must be in 1..{len(SHAPES)}. Received: classes={classes}")
     rng = np.random.default_rng(seed)
-    for name, kind in SHAPES[:classes]:
-        os.makedirs(os.path.join(root, name), exist_ok=True)
-        for i in range(per_class):
-            h, w = rng.integers(size, int(size * 1.4) + 1, size=2)
-            Image.fromarray(draw_shape(kind, int(h), int(w), rng)).save(
-                os.path.join(root, name, f"{i:02d}.png"))
+    with progress(total=classes * per_class, desc="Drawing images", unit="img",
+                  verbose=verbose) as bar:
+        for name, kind in SHAPES[:classes]:
+            os.makedirs(os.path.join(root, name), exist_ok=True)
+            for i in range(per_class):
+                h, w = rng.integers(size, int(size * 1.4) + 1, size=2)
+                Image.fromarray(draw_shape(kind, int(h), int(w), rng)).save(
+                    os.path.join(root, name, f"{i:02d}.png"))
+                bar.update(1)
     return root
 
 
@@ -148,25 +154,18 @@ def small_cnn(num_classes: int) -> Any:
     return SmallCNN()
 
 
-def _progress(total: int, desc: str) -> Any:
-    """A tqdm bar when tqdm is installed, else None (the caller prints one line per epoch)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, unit="batch", leave=True, file=sys.stdout)
-
-
 def train(model: Any, loader: Any, epochs: int, lr: float = 3e-3) -> list[float]:
     """Adam on cross-entropy for ``epochs`` epochs; prints progress; returns each epoch's loss."""
     import torch
+
+    from .progress import progress
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for epoch in range(epochs):
         loader.set_epoch(epoch)
         model.train()
-        bar = _progress(len(loader), f"epoch {epoch + 1}/{epochs}")
+        bar = progress(total=len(loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
         total, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
         for x, y in loader:
             y = y.long()
@@ -178,15 +177,13 @@ def train(model: Any, loader: Any, epochs: int, lr: float = 3e-3) -> list[float]
             total += loss.item() * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.2f}")
+            bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.2f}",
+                            refresh=False)
+            bar.update(1)
         dt = time.perf_counter() - t0
         losses.append(total / seen)
-        if bar is not None:
-            bar.close()
-        else:
-            print(f"   epoch {epoch + 1}/{epochs}: loss {total / seen:.3f}, train accuracy "
+        bar.close()
+        print(f"   epoch {epoch + 1}/{epochs}: loss {total / seen:.3f}, train accuracy "
                   f"{correct / seen:.2f}, {len(loader)} batches in {dt:.1f} s "
                   f"({len(loader) / dt:.1f} batches/s)", flush=True)
     return losses
@@ -230,7 +227,8 @@ def run_demo(out: str | None = None, *, classes: int = 4, per_class: int | None 
     size = preset["size"] if size is None else size
     t_start = time.perf_counter()
     out = prepare_out(out)
-    root = build_demo_tree(os.path.join(out, "images"), classes, per_class, size=size)
+    root = build_demo_tree(os.path.join(out, "images"), classes, per_class, size=size,
+                           verbose=True)
     legend = ", ".join(f"{n} = {kind.rstrip('s')}s" for n, kind in SHAPES[:classes])
     print(f"1) Built {classes * per_class} drawn images ({legend}) in {root}")
 

@@ -20,6 +20,13 @@ def test_loader_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
                  "kdir_torch host side of a GPU run (uint8)"):
         line = next(line for line in out.splitlines() if name in line)
         assert line.rstrip().endswith("x bound") and " img/s " in line
+    dali = next(line for line in out.splitlines() if "DALI CPU pipeline" in line)
+    try:
+        import nvidia.dali  # noqa: F401
+    except ImportError:
+        assert dali.rstrip().endswith("not installed")
+    else:  # a peer: its rate, its share of the bound, our ratio to it
+        assert " img/s " in dali and "x bound" in dali and "kdir_torch is " in dali
 
 
 def test_cuda_device_without_cuda_is_refused(capsys):
@@ -68,3 +75,45 @@ def test_cli_bench_refuses_a_missing_tree_and_unknown_sections(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["bench", "--sections", "loader,warp"])
     assert info.value.code == 2
+
+
+def test_cache_benchmark_prints_bound_fill_and_cached_epochs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert bench.main(["cache", "--photos", "24", "--repeats", "1", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("raw_bound", "no cache", "filling (memory)", "filling (disk)",
+                 "cached epoch (memory)", "cached epoch (disk)"):
+        line = next(line for line in out.splitlines() if name in line)
+        assert line.rstrip().endswith("x bound") and " img/s " in line
+    assert sorted(os.listdir(tmp_path)) == ["kdir_bench_photos_24"]  # disk caches removed
+
+
+def test_draft_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
+    from kdir_torch.bench.draft import draft_speed
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    res = draft_speed(n_images=4, n_small=4, num_workers=1, rounds=1, diff_images=2,
+                      large_size=(450, 600))
+    out = capsys.readouterr().out
+    for tag in ("[draft 600x450]", "[draft ~500x375]"):
+        lines = [line for line in out.splitlines() if line.startswith(tag) and "img/s" in line]
+        assert len(lines) == 4 and all(line.rstrip().endswith("x bound") or "this" in line
+                                       for line in lines)
+    assert set(res["difference"]) == {f"{a} {i}" for a in ("legacy", "modern")
+                                      for i in ("nearest", "bilinear")}
+    assert all(0 < mean < 20 for mean, _ in res["difference"].values())
+
+
+def test_decode_on_device_option_skips_without_cuda(tmp_path, monkeypatch, capsys):
+    """--decode-on-device times make_loader(decode_on='device') on CUDA; without CUDA the
+    contender is left out with the reason printed (the other figures still come)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert bench.main(["loader", "--photos", "16", "--repeats", "1", "--workers", "1",
+                       "--decode-on-device"]) == 0
+    out = capsys.readouterr().out
+    assert "make_loader (decode_on='device') skipped: CUDA is not available" in out
+    assert "decode_on='device')  " not in out and "raw_bound" in out

@@ -1,4 +1,4 @@
-"""The ``kdir-torch`` command: the demo runs end to end (in-process, subprocess, tqdm); ``inspect`` and ``preview`` (in-process and
+"""The ``kdir-torch`` command: the demo runs end to end (in-process, subprocess; its progress bars: test_progress.py); ``inspect`` and ``preview`` (in-process and
 through real subprocesses: exit codes, output, JSON, PNG sizes)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -67,31 +66,6 @@ def test_demo_quick_subprocess(tmp_path):
     with Image.open(path) as im:
         im.load()
         assert im.size == size and im.mode == "RGB"
-
-
-def test_demo_uses_tqdm_when_installed(tmp_path, capsys, monkeypatch):
-    bars = []
-
-    class FakeBar:
-        def __init__(self, total, desc, **kwargs):
-            self.total, self.desc, self.updates, self.closed = total, desc, 0, False
-            bars.append(self)
-
-        def update(self, n):
-            self.updates += n
-
-        def set_postfix(self, **kwargs):
-            self.postfix = kwargs
-
-        def close(self):
-            self.closed = True
-
-    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeBar))
-    assert main(["demo", "--quick", "--epochs", "2", "--out", str(tmp_path / "d")]) == 0
-    assert [(b.desc, b.total, b.updates, b.closed) for b in bars] == [
-        ("epoch 1/2", 1, 1, True), ("epoch 2/2", 1, 1, True)]
-    assert set(bars[0].postfix) == {"loss", "acc"}
-    assert "batches/s" not in capsys.readouterr().out  # the bar replaces the plain lines
 
 
 def test_demo_tree_draws_shapes(tmp_path):

@@ -346,3 +346,32 @@ def test_reader_threads_end_with_their_loader(tree):
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() <= before
+
+
+def test_a_loader_in_a_reference_cycle_stops_its_workers_at_once(tree):
+    """Collected by the cyclic GC (a traceback, a notebook namespace, a self-reference), a
+    loader's finalizer stops its persistent workers while the DataLoader is intact: no 5 s
+    join timeout per worker (docs/robustness.md, "Loader faults")."""
+    loader = kt.make_loader(_ds(tree), batch_size=4, num_workers=2, seed=0)
+    next(iter(loader))
+    pids = [w.pid for w in loader._dataloader._iterator._workers]
+    cycle = {"loader": loader}
+    cycle["self"] = cycle
+    del loader, cycle
+    start = time.perf_counter()
+    gc.collect()
+    assert time.perf_counter() - start < 2.5
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and
+                                              _alive(p) for p in pids):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie awaiting its parent's wait counts as stopped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

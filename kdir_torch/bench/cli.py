@@ -27,7 +27,8 @@ def _loader(a: argparse.Namespace) -> Any:
     from .loader import loader_throughput
 
     return loader_throughput(n_images=a.photos, num_workers=a.workers, root=a.root,
-                             rounds=a.repeats, device=a.device)
+                             rounds=a.repeats, device=a.device,
+                             decode_on_device=a.decode_on_device)
 
 
 def _memory(a: argparse.Namespace) -> Any:
@@ -36,9 +37,24 @@ def _memory(a: argparse.Namespace) -> Any:
     return worker_memory(a.entries)
 
 
+def _cache(a: argparse.Namespace) -> Any:
+    from .cache import cache_throughput
+
+    return cache_throughput(n_images=a.photos, num_workers=a.workers, root=a.root,
+                            rounds=a.repeats)
+
+
+def _draft(a: argparse.Namespace) -> Any:
+    from .draft import draft_speed
+
+    return draft_speed(n_images=a.draft_photos, num_workers=a.workers, rounds=a.repeats)
+
+
 #: Section name -> runner of the parsed arguments, in the default order.
 SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "index": _index, "augment": _augment, "loader": _loader, "memory": _memory,
+    "cache": _cache,
+    "draft": _draft,
 }
 
 
@@ -55,6 +71,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu",
                    help="where make_loader delivers its batches in the loader benchmark (cuda: "
                         "float conversion on the GPU, each epoch timed to a synchronize)")
+    p.add_argument("--draft-photos", type=int, default=200,
+                   help="2400x1800 JPEGs of the reduced-DCT (jpeg_draft) benchmark tree")
+    p.add_argument("--decode-on-device", action="store_true",
+                   help="loader benchmark: also time make_loader(decode_on='device') (nvJPEG "
+                        "decode + resize on the GPU); skipped with a message without CUDA")
     p.add_argument("--entries", type=int, default=1_000_000,
                    help="index entries for the memory benchmark")
 
@@ -80,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.py", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sections", nargs="*", default=list(SECTIONS), choices=list(SECTIONS))
-    p.add_argument("--root", help="a class tree of your own for the loader section "
+    p.add_argument("--root", help="a class tree of your own for the loader and cache sections "
                    "(read only; default: a built-in photo tree)")
     add_options(p)
     return run(p, p.parse_args(argv))

@@ -10,21 +10,23 @@ import contextlib
 import io
 import multiprocessing as mp
 import os
-import time
 
 import numpy as np
 
 from .timing import count, interleaved, report
-from .trees import build_photo_tree, default_root
+from .trees import photo_tree_paths
 
 SIZE = (224, 224)
 
 
 def _decode_resize(path: str) -> int:
+    """The bound's work per file: PIL decode, RGB (a copy only when the file is not RGB, as
+    Keras's ``load_img``), nearest resize, an array."""
     from PIL import Image
 
     with Image.open(path) as img:
-        arr = np.asarray(img.convert("RGB").resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
     return arr.shape[0]
 
 
@@ -60,6 +62,33 @@ def ours(root: str, workers: int, data_format: str = "channels_first", device: s
         return n
 
     epoch()  # warm-up epoch: worker start-up is not measured
+    return epoch
+
+
+def ours_device_decode(root: str, workers: int, device: str):
+    """``make_loader(decode_on="device")`` epochs on a CUDA device: the workers ship JPEG bytes,
+    nvJPEG decodes each batch and the resize runs on the GPU; None (with the reason printed)
+    without CUDA."""
+    import torch
+
+    import kdir_torch as kt
+
+    if not torch.cuda.is_available():
+        print("[loader] kdir_torch make_loader (decode_on='device') skipped: CUDA is not "
+              "available on this machine")
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest")
+    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
+                            device=device if device.startswith("cuda") else "cuda",
+                            decode_on="device")
+
+    def epoch() -> int:
+        n = count(loader)
+        torch.cuda.synchronize(loader.device)
+        return n
+
+    epoch()
     return epoch
 
 
@@ -142,8 +171,45 @@ def torchvision_folder(root: str, workers: int):
     return lambda: count(dl)
 
 
+def dali_cpu(root: str, workers: int, n_listed: int):
+    """NVIDIA DALI on the CPU (``device_id=None``): file reader (shuffled), libjpeg-turbo decode,
+    nearest resize to 224x224, float32 CHW, batch 32, ``workers`` threads, DALI's default
+    prefetch; batches as torch CPU tensors through DALI's PyTorch iterator. One call is exactly
+    one epoch: the reader pads its last batch and the iterator drops the padding
+    (``reader_name`` + ``LastBatchPolicy.PARTIAL``), so every listed file counts once."""
+    try:
+        from nvidia.dali import fn, pipeline_def, types
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
+    except Exception:
+        return None
+
+    @pipeline_def(batch_size=32, num_threads=workers, device_id=None, seed=0)
+    def pipe():
+        jpegs, labels = fn.readers.file(file_root=root, random_shuffle=True, name="Reader",
+                                        pad_last_batch=True)
+        images = fn.decoders.image(jpegs, device="cpu", output_type=types.RGB)
+        images = fn.resize(images, resize_x=SIZE[1], resize_y=SIZE[0],
+                           interp_type=types.INTERP_NN)
+        return fn.crop_mirror_normalize(images, dtype=types.FLOAT, output_layout="CHW"), labels
+
+    p = pipe()
+    p.build()
+    if p.epoch_size("Reader") != n_listed:
+        print(f"[loader] note: DALI's reader lists {p.epoch_size('Reader')} files, kdir_torch "
+              f"{n_listed} (other extension rules); rates count what each reads")
+    it = DALIGenericIterator(p, ["x", "y"], reader_name="Reader", auto_reset=True,
+                             last_batch_policy=LastBatchPolicy.PARTIAL)
+
+    def epoch() -> int:
+        return sum(len(b[0]["x"]) for b in it)
+
+    epoch()  # warm-up epoch: thread start-up and first allocations are not measured
+    return epoch
+
+
 def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root: str | None = None,
-                      rounds: int = 3, device: str = "cpu") -> dict[str, float]:
+                      rounds: int = 3, device: str = "cpu",
+                      decode_on_device: bool = False) -> dict[str, float]:
     """Time every contender on one tree, interleaved; print median rates and ratios.
 
     Args:
@@ -153,19 +219,16 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
             built-in photo tree, kept under ``$TMPDIR`` between runs.
         rounds: interleaved rounds (each runs every contender once; medians reported).
         device: where ``make_loader`` delivers its batches.
+        decode_on_device: also time ``make_loader(decode_on="device")`` (JPEGs decoded by
+            nvJPEG on ``device``, or "cuda" when ``device`` is the CPU); skipped, with the
+            reason printed, without CUDA.
 
     Returns:
         Median images/s per contender name (``"raw_bound"``, ``"kdir_torch make_loader"``, ...).
     """
     workers = num_workers or len(os.sched_getaffinity(0))
-    t0 = time.perf_counter()
-    if root is None:
-        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
-                                verbose=True)
-    import kdir_torch as kt
-
-    paths = list(kt.index_directory(root).filepaths)
-    print(f"[loader] tree {root}: {len(paths)} images ready in {time.perf_counter() - t0:.1f}s; "
+    root, paths, took = photo_tree_paths(n_images, root)
+    print(f"[loader] tree {root}: {len(paths)} images ready in {took:.1f}s; "
           f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
     with contextlib.ExitStack() as stack:
         runs = {"raw_bound": raw_bound(paths, workers, stack),
@@ -175,6 +238,12 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
                                                               device),
                 "kdir_torch host side of a GPU run (uint8)": ours_host_side(root, workers),
                 "keras_image_dataset_from_directory (tf.data)": keras_modern(root),
-                "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers)}
-        res = interleaved(runs, rounds)
+                "torchvision ImageFolder+DataLoader": torchvision_folder(root, workers),
+                "DALI CPU pipeline (nvidia.dali, float32 CHW)": dali_cpu(root, workers,
+                                                                         len(paths))}
+        if decode_on_device:
+            gpu = ours_device_decode(root, workers, device)
+            if gpu is not None:
+                runs["kdir_torch make_loader (decode_on='device')"] = gpu
+        res = interleaved(runs, rounds, verbose=True)
     return report("loader", runs, res, bound="raw_bound", ours="kdir_torch make_loader")

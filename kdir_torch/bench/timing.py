@@ -28,16 +28,24 @@ def count(batches: Iterable) -> int:
     return sum(len(b[0]) if isinstance(b, (tuple, list)) else len(b) for b in batches)
 
 
-def interleaved(runs: dict[str, Callable[[], int] | None], rounds: int) -> dict[str, list[float]]:
+def interleaved(runs: dict[str, Callable[[], int] | None], rounds: int,
+                verbose: bool = False) -> dict[str, list[float]]:
     """Rates (images/s) of every contender over ``rounds`` rounds, each round running each
     contender once in order. A contender is a callable returning how many images it handled;
-    None (not installed) is left out of the result."""
+    None (not installed) is left out of the result. ``verbose``: a progress bar on stderr
+    (one step per contender run) when the rounds last more than a second."""
+    from ..progress import progress
+
     res: dict[str, list[float]] = {name: [] for name, run in runs.items() if run is not None}
+    bar = progress(total=rounds * len(res), desc="Timing rounds", unit="run", verbose=verbose)
     for _ in range(rounds):
         for name in res:
+            bar.set_description_str(f"Timing {name}", refresh=False)
             start = time.perf_counter()
             n = runs[name]()
             res[name].append(n / (time.perf_counter() - start))
+            bar.update(1)
+    bar.close()
     return res
 
 

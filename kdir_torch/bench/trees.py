@@ -54,6 +54,20 @@ def default_root(name: str) -> str:
     return os.path.join(os.environ.get("TMPDIR", "/tmp"), name)
 
 
+def photo_tree_paths(n_images: int, root: str | None = None) -> tuple[str, list[str], float]:
+    """``(root, file paths in Keras order, seconds taken)`` of ``root``, or of the built-in
+    tree of ``n_images`` photos (drawn under ``$TMPDIR`` on first use) when ``root`` is None."""
+    import time
+
+    import kdir_torch as kt
+
+    t0 = time.perf_counter()
+    if root is None:
+        root = build_photo_tree(default_root(f"kdir_bench_photos_{n_images}"), n_images,
+                                verbose=True)
+    return root, list(kt.index_directory(root).filepaths), time.perf_counter() - t0
+
+
 def build_listing_tree(root: str, n_files: int, n_classes: int = 100) -> None:
     """Empty files with valid names: ``root/class_XX/[sub_Y/]NNNNNN.jpg`` (listing-only)."""
     made: set[str] = set()
@@ -65,3 +79,41 @@ def build_listing_tree(root: str, n_files: int, n_classes: int = 100) -> None:
             os.makedirs(d, exist_ok=True)
             made.add(d)
         open(os.path.join(d, f"{i:07d}.jpg"), "wb").close()
+
+
+def build_large_photo_tree(root: str, n_images: int = 200, n_classes: int = 4, seed: int = 0,
+                           size: tuple[int, int] = (1800, 2400), n_bases: int = 4,
+                           verbose: bool = False) -> str:
+    """``root/class_k/NNNNN.jpg``: ``n_images`` camera-size photo-like JPEGs (quality 90),
+    ``size`` = (height, width) landscape, 30 % portrait; reused once complete.
+
+    ``photo`` costs seconds at this size, so only ``n_bases`` are drawn; every file is one of
+    them rolled by a random offset, maybe mirrored, with its own colour curve and hard-edged
+    object, so each file differs and compresses like a photo. Returns ``root``."""
+    from PIL import Image
+
+    from ..progress import progress
+
+    h, w = size
+    marker = os.path.join(root, f".complete_{n_images}_{n_classes}_{seed}_{h}x{w}_{n_bases}")
+    if os.path.exists(marker):
+        return root
+    rng = np.random.default_rng(seed)
+    bases = [photo(rng, h, w) for _ in progress(range(n_bases), desc="Drawing base photos",
+                                                  unit="img", verbose=verbose)]
+    for i in progress(range(n_images), desc="Writing photos", unit="img", verbose=verbose):
+        img = np.roll(bases[i % n_bases], (int(rng.integers(h)), int(rng.integers(w))), (0, 1))
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        curve = np.clip(np.arange(256)[:, None] * rng.uniform(0.8, 1.2, 3)
+                        + rng.uniform(-20, 20, 3), 0, 255).astype(np.uint8)
+        img = np.stack([curve[img[..., c], c] for c in range(3)], -1)
+        y0, x0 = int(rng.integers(0, h // 2)), int(rng.integers(0, w // 2))
+        img[y0:y0 + h // 4, x0:x0 + w // 4] = rng.integers(0, 256, 3, dtype=np.uint8)
+        if rng.random() < 0.3:
+            img = np.ascontiguousarray(np.rot90(img))
+        d = os.path.join(root, f"class_{i % n_classes}")
+        os.makedirs(d, exist_ok=True)
+        Image.fromarray(img).save(os.path.join(d, f"{i:05d}.jpg"), quality=90)
+    open(marker, "w").close()
+    return root

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from ..cache import cache_view
 from .classmap import ClassMapMixin
 
 
@@ -150,6 +151,33 @@ class DirDataset(ClassMapMixin, Dataset):
         habit). ``kt.make_loader`` advances the epoch by itself.
         """
         self.epoch = int(epoch)
+
+    def fill_cache(self, num_workers: int | None = None, verbose: bool = True) -> int:
+        """Decode and cache, up front, every sample not cached yet (``cache=`` datasets).
+
+        Without this call the cache fills lazily during the first epoch. See
+        ``kdir_torch.cache.fill``.
+
+        Args:
+            num_workers: decoding processes (None: one per available core; 0: inline).
+            verbose: progress bar (shown when filling takes over a second).
+
+        Returns:
+            The number of samples decoded.
+
+        Raises:
+            ValueError: the dataset was built without ``cache``.
+            ImageDecodeError: a bad file under ``on_error="raise"`` (``"skip"`` warns).
+        """
+        from ..cache.fill import fill_cache
+
+        return fill_cache(self, num_workers, verbose)
+
+    def cache_info(self) -> Any:
+        """``kdir_torch.cache.CacheInfo`` (kind, samples, slots, filled, slot_bytes, path),
+        or None without a cache."""
+        view = cache_view(self)
+        return None if view is None else view.store.info()
 
     def load_raw(self, i: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

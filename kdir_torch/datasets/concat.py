@@ -13,11 +13,13 @@ its own sample positions.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..cache import drop_cache
 from ..index import StringTable
 from ..index.roots import check_unique, merge_indexes, merged_class_names, remap, resolved
 from .subsets import KeyedAugment, require_dataset
@@ -25,11 +27,11 @@ from .subsets import KeyedAugment, require_dataset
 _LEGACY_SETTINGS = ("target_size", "color_mode", "class_mode", "interpolation",
                     "keep_aspect_ratio", "data_format", "dtype", "image_shape", "on_error",
                     "seed", "augment", "standardize", "transform", "target_transform",
-                    "label_dtype")
+                    "label_dtype", "jpeg_draft")
 _MODERN_SETTINGS = ("label_mode", "color_mode", "image_size", "interpolation",
                     "crop_to_aspect_ratio", "pad_to_aspect_ratio", "data_format", "image_shape",
                     "on_error", "seed", "augment", "standardize", "transform",
-                    "target_transform", "label_dtype")
+                    "target_transform", "label_dtype", "jpeg_draft")
 _BY_IDENTITY = ("augment", "standardize", "transform", "target_transform")
 
 
@@ -58,6 +60,10 @@ def _check_same_settings(datasets: Sequence[Any], names: Sequence[str]) -> None:
 def _fresh(first: Any) -> Any:
     """A shallow copy of ``first`` with its own epoch cell and no split bookkeeping."""
     out = copy.copy(first)
+    if drop_cache(out):  # its rows are the first input's samples, not the result's
+        warnings.warn("kt.concat does not carry the inputs' decoded caches over: the result "
+                      "decodes every file (cache the inputs' files with a dataset built on "
+                      "all their roots instead).", UserWarning, stacklevel=4)
     out.__dict__.pop("_epoch_cell", None)
     out.__dict__.pop("parent_indices", None)
     out.epoch = 0

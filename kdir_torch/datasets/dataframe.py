@@ -62,6 +62,7 @@ class KerasDataFrameDataset(DirDataset):
             prints Keras's ``Found N validated image filenames belonging to K classes.``.
         transform, target_transform, label_dtype: as ``KerasDirDataset`` (not with
             multi_output); ``label_dtype`` applies to categorical/binary/sparse labels.
+        jpeg_draft: reduced-DCT JPEG decoding, as ``KerasDirDataset`` (not a Keras option).
 
     Raises:
         TypeError / ValueError / KeyError: Keras's checks in Keras's order (§A14), then ours.
@@ -98,6 +99,7 @@ class KerasDataFrameDataset(DirDataset):
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         label_dtype: torch.dtype | str | None = None,
+        jpeg_draft: bool = False,
     ) -> None:
         self.target_size = v.check_target_size(target_size)
         channels = v.check_color_mode(color_mode)
@@ -112,6 +114,7 @@ class KerasDataFrameDataset(DirDataset):
         set_image_settings(self, channels, color_mode, class_mode, subset, data_format, dtype,
                            label_dtype, transform, target_transform, on_error, interpolation,
                            keep_aspect_ratio, augment, standardize, seed)
+        self.jpeg_draft = v.check_bool("jpeg_draft", jpeg_draft)
         if class_mode == "multi_output" and self.has_transforms:
             raise ValueError("`transform` / `target_transform` do not apply to "
                              "class_mode='multi_output' (a list of label tensors per batch).")

@@ -11,6 +11,7 @@ The batches ``image_dataset_from_directory`` returns are ``kdir_torch.keras.batc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import _validation as v
+from ..cache import SlotSpec, attach_cache, cached, check_cache_args
 from ..errors import ImageDecodeError
 from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
@@ -115,6 +117,16 @@ class ModernDirDataset(DirDataset):
         target_transform: optional callable on each label, likewise.
         label_dtype: dtype of the labels (None: Keras's int32 / float32); e.g.
             ``torch.long`` for ``CrossEntropyLoss`` class indices.
+        jpeg_draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
+            resized region (the crop window with ``crop_to_aspect_ratio``, the fitted size
+            with ``pad_to_aspect_ratio``) at >= ``image_size``, then resize with
+            ``interpolation``: 2-4x faster on large photos, not Keras's pixels
+            (README "Reduced-DCT JPEG decoding"). Other files and JPEGs too small to reduce
+            load exactly as without it. Not a Keras option.
+        cache: None, "memory" or "disk": keep the decoded, resized images (``load_raw``'s
+            float32, uint8 for nearest) for later epochs (see ``KerasDirDataset``).
+        cache_dir: folder of the disk cache (required with, and only with, "disk").
+        cache_bytes: most bytes of pixels to cache (None: the default budget).
 
     Raises:
         ValueError: bad argument values (Keras's messages where Keras has one).
@@ -141,9 +153,14 @@ class ModernDirDataset(DirDataset):
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         label_dtype: torch.dtype | str | None = None,
+        jpeg_draft: bool = False,
+        cache: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        cache_bytes: int | None = None,
     ) -> None:
         _check_element_args(label_mode, color_mode, interpolation, data_format,
                             crop_to_aspect_ratio, pad_to_aspect_ratio)
+        check_cache_args(cache, cache_dir, cache_bytes, image_size, "image_size")
         self.file_paths = (file_paths if isinstance(file_paths, StringTable)
                            else StringTable.from_strings(file_paths))
         self.label_mode = label_mode if labels is not None else None
@@ -165,7 +182,9 @@ class ModernDirDataset(DirDataset):
         self.label_dtype = check_label_dtype(label_dtype, self.label_mode, "label_mode")
         self.transform = v.check_callable("transform", transform)
         self.target_transform = v.check_callable("target_transform", target_transform)
+        self.jpeg_draft = v.check_bool("jpeg_draft", jpeg_draft)
         self.epoch = 0
+        attach_cache(self, cache, cache_dir, cache_bytes)
 
     @property
     def targets(self) -> list[int] | list[float] | None:
@@ -176,6 +195,7 @@ class ModernDirDataset(DirDataset):
     def __len__(self) -> int:
         return len(self.file_paths)
 
+    @cached
     def load_raw(self, i: int) -> torch.Tensor:
         """Decode and resize sample ``i``: ``(C, H, W)`` float32, uint8 for ``nearest``.
 
@@ -186,9 +206,23 @@ class ModernDirDataset(DirDataset):
         path = self.file_paths[i]
         try:
             return load_image(path, self.num_channels, self.image_size, self.interpolation,
-                              self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
+                              self.crop_to_aspect_ratio, self.pad_to_aspect_ratio,
+                              self.jpeg_draft)
         except Exception as exc:  # PIL raises many types for corrupt data
             raise ImageDecodeError(path, int(i), exc) from exc
+
+    def _pixel_options(self) -> dict[str, Any]:
+        """Every setting that changes ``load_raw``'s pixels (the disk cache's key)."""
+        return {"api": "modern", "image_size": self.image_size, "color_mode": self.color_mode,
+                "interpolation": self.interpolation,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "jpeg_draft": self.jpeg_draft}
+
+    def _cache_spec(self) -> tuple[SlotSpec, dict[str, Any], StringTable]:
+        """Slot of the decoded cache (``load_raw``'s dtype), the pixel options, the files."""
+        dtype = torch.uint8 if self.interpolation == "nearest" else torch.float32
+        return SlotSpec((self.num_channels, *self.image_size), dtype), \
+            self._pixel_options(), self.file_paths
 
     def _to_float(self, raw: torch.Tensor, augmenting: bool,
                   empty: Callable[..., torch.Tensor]) -> torch.Tensor:

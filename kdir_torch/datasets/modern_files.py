@@ -56,18 +56,19 @@ def _take_labels(labels: Any, indices: np.ndarray) -> Any:
 
 
 def _inferred(directory: str, class_names: Sequence[str] | None,
-              follow_links: bool) -> FileList:
+              follow_links: bool, verbose: bool = False) -> FileList:
     """Class sub-folders (§B2); an explicit empty ``class_names`` reads no folder."""
     if class_names is not None and len(class_names) == 0:
         os.listdir(directory)  # FileNotFoundError for a missing root, as Keras
         return FileList(StringTable.from_strings([]).with_prefix(directory),
                         np.zeros(0, np.int32), [])
-    idx = index_directory(directory, class_names or None, follow_links, "modern")
+    idx = index_directory(directory, class_names or None, follow_links, "modern",
+                          verbose=verbose)
     return FileList(idx.filepaths, idx.classes, list(idx.class_names))
 
 
 def _from_root(directory: str, labels: Any, class_names: Any,
-               follow_links: bool) -> FileList:
+               follow_links: bool, verbose: bool = False) -> FileList:
     """Whole tree from the root as one pseudo-class (labels None or explicit, §B3)."""
     if class_names is not None:
         if labels is None:
@@ -78,7 +79,8 @@ def _from_root(directory: str, labels: Any, class_names: Any,
             "When argument `labels` is specified, argument `class_names` cannot be specified "
             "(the `class_names` will be the sorted list of labels)."
         )
-    idx = index_directory(directory, None, follow_links, "modern", labels=None)
+    idx = index_directory(directory, None, follow_links, "modern", labels=None,
+                          verbose=verbose)
     if labels is None:
         return FileList(idx.filepaths, None, None)
     if len(labels) != len(idx):
@@ -126,7 +128,8 @@ def index_files(directory: str | os.PathLike, labels: Any = "inferred",
         follow_links: descend into symlinked sub-folders.
         shuffle: apply the seeded global shuffle.
         seed: shuffle seed.
-        verbose: print ``Found N files belonging to K classes.`` / ``Found N files.``.
+        verbose: print ``Found N files belonging to K classes.`` / ``Found N files.``, and
+            show a progress bar on stderr while a walk takes longer than a second.
 
     Returns:
         A ``FileList``.
@@ -137,11 +140,11 @@ def index_files(directory: str | os.PathLike, labels: Any = "inferred",
     """
     if isinstance(directory, (list, tuple)):  # several roots: classes merged by name
         from .modern_roots import root_files
-        files = root_files(directory, labels, class_names, follow_links)
+        files = root_files(directory, labels, class_names, follow_links, verbose)
     elif isinstance(labels, str) and labels == "inferred":
-        files = _inferred(os.fspath(directory), class_names, follow_links)
+        files = _inferred(os.fspath(directory), class_names, follow_links, verbose)
     else:
-        files = _from_root(os.fspath(directory), labels, class_names, follow_links)
+        files = _from_root(os.fspath(directory), labels, class_names, follow_links, verbose)
     if verbose:
         if files.class_names is None:
             print(f"Found {len(files)} files.")

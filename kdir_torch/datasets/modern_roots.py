@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 
 from ..index import MODERN_EXTENSIONS, StringTable, list_files
+from ..index.directory_index import indexing_bar
 from ..index.roots import check_roots, index_roots
 from .modern_files import FileList
 
 
 def root_files(directories: Sequence[str | os.PathLike], labels: Any,
-               class_names: Sequence[str] | None, follow_links: bool) -> FileList:
+               class_names: Sequence[str] | None, follow_links: bool,
+               verbose: bool = False) -> FileList:
     """The ``FileList`` of several roots (see the module docstring).
 
     Args:
@@ -30,6 +32,7 @@ def root_files(directories: Sequence[str | os.PathLike], labels: Any,
         labels: "inferred" or None (images only, each whole tree from its root).
         class_names: explicit classes (inferred labels only), or None for the union.
         follow_links: descend into symlinked sub-folders.
+        verbose: a progress bar on stderr while a slow walk runs.
 
     Returns:
         A ``FileList`` with absolute paths.
@@ -44,7 +47,8 @@ def root_files(directories: Sequence[str | os.PathLike], labels: Any,
             for root in roots:
                 os.listdir(root)  # FileNotFoundError for a missing root, as Keras
             return FileList(StringTable.from_strings([]), np.zeros(0, np.int32), [])
-        idx = index_roots(directories, class_names or None, follow_links, "modern")
+        idx = index_roots(directories, class_names or None, follow_links, "modern",
+                          verbose=verbose)
         return FileList(idx.filepaths, idx.classes, list(idx.class_names))
     if labels is not None:
         raise ValueError("Explicit `labels` need a single `directory` (one label per file of "
@@ -54,7 +58,8 @@ def root_files(directories: Sequence[str | os.PathLike], labels: Any,
             "When `labels=None` (no labels), argument `class_names` cannot be specified."
         )
     paths: list[str] = []
-    for root in check_roots(directories):
-        paths.extend(os.path.join(root, f) for f in list_files(root, MODERN_EXTENSIONS,
-                                                               follow_links))
+    with indexing_bar(verbose) as bar:
+        for root in check_roots(directories):
+            paths.extend(os.path.join(root, f) for f in list_files(root, MODERN_EXTENSIONS,
+                                                                   follow_links, bar))
     return FileList(StringTable.from_strings(paths), None, None)

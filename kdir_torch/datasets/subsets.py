@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Subset
 
 from .._rng import resolve_seed, torch_generator
+from ..cache import take_cache
 from .classmap import class_array
 
 _SPLIT_TAG = 0x5B117  # counter separating split permutations from every other draw
@@ -124,6 +125,7 @@ def take(dataset: Any, indices: Any, *, share_epoch: bool = False) -> Any:
         part.__dict__.pop("_epoch_cell", None)
         part.epoch = 0
     part.parent_indices = idx
+    take_cache(part, idx)
     return part
 
 

@@ -6,9 +6,11 @@ import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..progress import progress
 from .strings import StringTable
 from .walk import LEGACY_EXTENSIONS, MODERN_EXTENSIONS, list_files
 
@@ -112,15 +114,24 @@ def _check_class_names(directory: str, wanted: list[str], formats: str) -> None:
             )
 
 
+def indexing_bar(verbose: bool) -> Any:
+    """The bar of a directory walk: files seen, shown when ``verbose`` and the walk is slow."""
+    return progress(desc="Indexing", unit="file", verbose=verbose)
+
+
 def _list(directory: str, class_names: list[str], formats: str, follow_links: bool,
-          split: tuple[float, float] | None) -> tuple[list[str], np.ndarray, dict[str, int]]:
-    """Relative file names and labels for every class, in class order (§A4, §A5)."""
+          split: tuple[float, float] | None,
+          bar: Any = None) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """Relative file names and labels for every class, in class order (§A4, §A5); ``bar``
+    (or None) advances per folder walked, its postfix naming the class reached."""
     exts = LEGACY_EXTENSIONS if formats == "legacy" else MODERN_EXTENSIONS
     class_indices = dict(zip(class_names, range(len(class_names))))
     names: list[str] = []
     labels: list[np.ndarray] = []
-    for cls in class_names:
-        files = list_files(os.path.join(directory, cls), exts, follow_links)
+    for k, cls in enumerate(class_names):
+        if bar is not None:
+            bar.set_postfix_str(f"class {k + 1}/{len(class_names)}", refresh=False)
+        files = list_files(os.path.join(directory, cls), exts, follow_links, bar)
         if formats == "legacy" and any(f.lower().endswith(".tiff") for f in files):
             for _ in range(sum(f.lower().endswith(".tiff") for f in files)):
                 warnings.warn(_TIFF_WARNING, UserWarning, stacklevel=4)
@@ -141,6 +152,7 @@ def index_directory(
     *,
     labels: str | None = "inferred",
     split: tuple[float, float] | None = None,
+    verbose: bool = False,
 ) -> DirectoryIndex:
     """Index a Keras-style ``root/class_name/.../image`` tree.
 
@@ -155,6 +167,8 @@ def index_directory(
         labels: "inferred" (classes from sub-folders) or None (modern only: index the whole
             tree from the root as one unnamed class, §B3).
         split: legacy per-class ``(start, stop)`` fractions (§A5), or None.
+        verbose: a progress bar on stderr (files seen, class reached) when the walk lasts
+            longer than a second.
 
     Returns:
         A ``DirectoryIndex``.
@@ -170,7 +184,8 @@ def index_directory(
     directory = os.fspath(directory)
     if labels is None:
         exts = LEGACY_EXTENSIONS if formats == "legacy" else MODERN_EXTENSIONS
-        files = list_files(directory, exts, follow_links)
+        with indexing_bar(verbose) as bar:
+            files = list_files(directory, exts, follow_links, bar)
         return DirectoryIndex(directory, (), {}, StringTable.from_strings(files),
                               np.zeros(len(files), np.int32))
     wanted = list(classes) if classes else []
@@ -178,6 +193,8 @@ def index_directory(
         _check_class_names(directory, wanted, formats)
     else:
         wanted = _discover_classes(directory, formats)
-    names, classes_arr, class_indices = _list(directory, wanted, formats, follow_links, split)
+    with indexing_bar(verbose) as bar:
+        names, classes_arr, class_indices = _list(directory, wanted, formats, follow_links,
+                                                  split, bar)
     return DirectoryIndex(directory, tuple(wanted), class_indices,
                           StringTable.from_strings(names), classes_arr)

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .directory_index import DirectoryIndex, _check_class_names, _discover_classes, _list
+from .directory_index import (DirectoryIndex, _check_class_names, _discover_classes, _list,
+                              indexing_bar)
 from .strings import StringTable
 
 
@@ -87,6 +88,7 @@ def index_roots(
     formats: str = "legacy",
     *,
     split: tuple[float, float] | None = None,
+    verbose: bool = False,
 ) -> DirectoryIndex:
     """Index several ``root/class/.../image`` trees as one (see the module docstring).
 
@@ -97,6 +99,7 @@ def index_roots(
         formats: "legacy" or "modern" listing rules (extensions, hidden folders).
         split: legacy per-class ``(start, stop)`` fractions, applied to each root's class
             folder separately (§A5), or None.
+        verbose: a progress bar on stderr over all roots when the walk is slow.
 
     Returns:
         A ``DirectoryIndex`` whose ``directory`` is the common parent of the roots.
@@ -113,11 +116,12 @@ def index_roots(
     files: list[str] = []
     labels: list[np.ndarray] = []
     class_indices: dict[str, int] = dict(zip(names, range(len(names))))
-    for root in roots:
-        rel = _relative_prefix(root, common)
-        listed, cls, class_indices = _list(root, names, formats, follow_links, split)
-        files.extend(rel + f for f in listed)
-        labels.append(cls)
+    with indexing_bar(verbose) as bar:
+        for root in roots:
+            rel = _relative_prefix(root, common)
+            listed, cls, class_indices = _list(root, names, formats, follow_links, split, bar)
+            files.extend(rel + f for f in listed)
+            labels.append(cls)
     return DirectoryIndex(common, tuple(names), class_indices, StringTable.from_strings(files),
                           np.concatenate(labels).astype(np.int32, copy=False))
 

@@ -2,6 +2,7 @@
 
 Pixels equal ``img_to_array(load_img(...))`` bit for bit: the same PIL colour conversions, the
 same resize filters and the same ``keep_aspect_ratio`` crop box. No EXIF rotation (as Keras).
+``jpeg_draft=True`` (not Keras) trades that for speed on large JPEGs (``draft_box``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .files import LEGACY_FORMATS, open_image
+from .jpeg_draft import draft_scale, request_draft
 
 PIL_FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -76,6 +78,39 @@ def resize(img: Image.Image, target_size: tuple[int, int] | None, interpolation:
     return img.resize(size, PIL_FILTERS[interpolation], box=box)
 
 
+def draft_box(img: Image.Image, target_size: tuple[int, int],
+              keep_aspect_ratio: bool) -> tuple[float, float, float, float] | None:
+    """Request a reduced-DCT decode of a JPEG ``img`` for a resize to ``target_size``.
+
+    The region resized (the whole image, or Keras's ``keep_aspect_ratio`` crop box) must stay
+    at >= ``target_size`` after reduction; the decoder's mode is kept, so ``convert_mode``
+    sees what the full decode gives (``jpeg_draft``, see ``jpeg_draft.py``).
+
+    Returns:
+        The same region in reduced pixel coordinates (floats, for ``Image.resize(box=)``), or
+        None when no reduction applies (not a JPEG, or too small).
+    """
+    width, height = img.size
+    target_w, target_h = target_size[1], target_size[0]
+    box = crop_box(width, height, target_w, target_h) if keep_aspect_ratio \
+        else (0, 0, width, height)
+    scale = request_draft(img, draft_scale(box[2] - box[0], box[3] - box[1], target_w, target_h))
+    return None if scale == 1 else (box[0] / scale, box[1] / scale, box[2] / scale,
+                                    box[3] / scale)
+
+
+def resize_box(img: Image.Image, target_size: tuple[int, int], interpolation: str,
+               box: tuple[float, float, float, float]) -> Image.Image:
+    """Resize the ``box`` region of ``img`` to ``target_size`` (``(height, width)``).
+
+    Raises:
+        InterpolationError: ``interpolation`` is not a PIL filter name.
+    """
+    if not isinstance(interpolation, str) or interpolation not in PIL_FILTERS:
+        raise InterpolationError(interpolation_message(interpolation))
+    return img.resize((target_size[1], target_size[0]), PIL_FILTERS[interpolation], box=box)
+
+
 def planes(img: Image.Image) -> np.ndarray:
     """``(C, H, W)`` uint8 planes of an 8-bit image, each band unpacked by PIL itself.
 
@@ -92,7 +127,8 @@ def planes(img: Image.Image) -> np.ndarray:
 def load_array(path: str | BinaryIO, color_mode: str = "rgb",
                target_size: tuple[int, int] | None = None, interpolation: str = "nearest",
                keep_aspect_ratio: bool = False, channels_first: bool = False,
-               formats: tuple[str, ...] | None = LEGACY_FORMATS) -> np.ndarray:
+               formats: tuple[str, ...] | None = LEGACY_FORMATS,
+               jpeg_draft: bool = False) -> np.ndarray:
     """Decode, convert and resize one image file.
 
     Args:
@@ -104,6 +140,10 @@ def load_array(path: str | BinaryIO, color_mode: str = "rgb",
         keep_aspect_ratio: centre-crop to the target aspect ratio before resizing.
         channels_first: return ``(C, H, W)`` instead of ``(H, W, C)``.
         formats: PIL formats allowed to decode the file (None: any, as Keras's ``load_img``).
+        jpeg_draft: decode a JPEG at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
+            resized region at >= ``target_size``, then resize (``draft_box``); not Keras's
+            pixels (close: see README). Other files, and JPEGs too small to reduce, decode
+            exactly as without it.
 
     Returns:
         ``(H, W, C)`` (or ``(C, H, W)``) array: uint8, or int32 for 16/32-bit grayscale
@@ -116,7 +156,11 @@ def load_array(path: str | BinaryIO, color_mode: str = "rgb",
             needed, as Keras.
     """
     with open_image(path, formats) as img:
-        img = resize(convert_mode(img, color_mode), target_size, interpolation, keep_aspect_ratio)
+        box = draft_box(img, target_size, keep_aspect_ratio) \
+            if jpeg_draft and target_size is not None else None
+        img = convert_mode(img, color_mode)
+        img = resize(img, target_size, interpolation, keep_aspect_ratio) if box is None \
+            else resize_box(img, target_size, interpolation, box)
         if channels_first and img.mode in ("RGB", "RGBA"):
             return planes(img)
         arr = np.asarray(img)

@@ -22,16 +22,21 @@ follow PIL.
 
 Resizing (``resize_image``) applies ``crop_to_aspect_ratio`` / ``pad_to_aspect_ratio`` with the
 float32 box maths of ``smart_resize`` / ``tf.image.resize_with_pad`` and then
-``modern_resize.resize``.
+``modern_resize.resize``. ``load_image(..., jpeg_draft=True)`` (not Keras) first decodes a large
+JPEG at a reduced DCT scale (``draft_scale_for``), then applies the same rules to it.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
 from .files import MODERN_FORMATS, ForeignFormatError, open_image
+from .jpeg_draft import draft_scale, request_draft
 from .modern_resize import METHODS, resize
 
 _FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "GIF": "GIF", "BMP": "BMP"}
@@ -88,15 +93,18 @@ def _to_array(img: Image.Image, channels: int) -> np.ndarray:
     return _png_gray(img)[:, :, None]
 
 
-def decode_image(path: str, channels: int) -> torch.Tensor:
+def decode_image(path: str, channels: int,
+                 scale_for: Callable[[int, int], int] | None = None) -> torch.Tensor:
     """Decode an image file like ``tf.io.decode_image(..., channels, expand_animations=False)``.
 
     Args:
         path: image file; the format is sniffed from its content.
         channels: 1 (grayscale), 3 (rgb) or 4 (rgba).
+        scale_for: ``(H, W) -> s``: decode a JPEG at ``1 / s`` (1, 2, 4 or 8, reduced-DCT,
+            ``jpeg_draft.py``); None decodes at full size.
 
     Returns:
-        ``(channels, H, W)`` uint8 tensor.
+        ``(channels, H, W)`` uint8 tensor (``(ceil(H / s), ceil(W / s))`` when reduced).
 
     Raises:
         ValueError: an unsupported format, or a channel count TF rejects for this format.
@@ -109,8 +117,11 @@ def decode_image(path: str, channels: int) -> torch.Tensor:
         with open_image(path, MODERN_FORMATS) as img:
             kind = _FORMATS[img.format]
             _check_channels(kind, channels, img.mode)
-            if kind == "JPEG" and channels == 1 and img.mode != "L":
-                img.draft("L", None)  # libjpeg outputs the Y plane, as TF's JCS_GRAYSCALE
+            if kind == "JPEG":  # one draft call: Pillow ignores a second one
+                # grayscale: libjpeg outputs the Y plane, as TF's JCS_GRAYSCALE
+                mode = "L" if channels == 1 and img.mode != "L" else None
+                request_draft(img, 1 if scale_for is None else scale_for(img.height, img.width),
+                              mode)
             img.load()
             arr = _to_array(img, channels)
     except ForeignFormatError as exc:
@@ -203,10 +214,31 @@ def check_crop_interpolation(interpolation: str) -> None:
         )
 
 
+def draft_scale_for(height: int, width: int, size: tuple[int, int], crop_to_aspect_ratio: bool,
+                    pad_to_aspect_ratio: bool) -> int:
+    """The reduced-DCT scale that keeps the region ``resize_image`` resizes at >= its target.
+
+    The region is the crop window (crop), the whole image resized to the fitted size (pad),
+    or the whole image resized to ``size``.
+    """
+    if crop_to_aspect_ratio:
+        _, _, crop_h, crop_w = crop_box(height, width, *size)
+        return draft_scale(crop_w, crop_h, size[1], size[0])
+    if pad_to_aspect_ratio:
+        _, _, res_h, res_w = pad_box(height, width, *size)
+        return draft_scale(width, height, res_w, res_h)
+    return draft_scale(width, height, size[1], size[0])
+
+
 def load_image(path: str, channels: int, image_size: tuple[int, int],
                interpolation: str = "bilinear", crop_to_aspect_ratio: bool = False,
-               pad_to_aspect_ratio: bool = False) -> torch.Tensor:
+               pad_to_aspect_ratio: bool = False, jpeg_draft: bool = False) -> torch.Tensor:
     """Decode and resize one file like Keras's ``_load_image_tf`` (channels-first result).
+
+    With ``jpeg_draft`` a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+    the resized region at >= ``image_size`` (``draft_scale_for``), and the reduced image goes
+    through ``resize_image`` (crop / pad boxes computed on it); not Keras's pixels (close: see
+    README). Other files, and JPEGs too small to reduce, decode exactly as without it.
 
     Returns:
         ``(channels, height, width)``: float32 in 0..255, uint8 for ``nearest``.
@@ -214,6 +246,9 @@ def load_image(path: str, channels: int, image_size: tuple[int, int],
     Raises:
         ValueError / OSError: see ``decode_image`` and ``resize_image``.
     """
-    image = decode_image(path, channels)
+    scale_for = functools.partial(
+        draft_scale_for, size=image_size, crop_to_aspect_ratio=crop_to_aspect_ratio,
+        pad_to_aspect_ratio=pad_to_aspect_ratio) if jpeg_draft else None
+    image = decode_image(path, channels, scale_for)
     return resize_image(image, image_size, interpolation, crop_to_aspect_ratio,
                         pad_to_aspect_ratio)

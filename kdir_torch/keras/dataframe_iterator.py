@@ -43,7 +43,7 @@ __all__ = ["DataFrameIterator", "deprecated_arguments"]
 _FORWARDED = (
     "class_indices", "classes", "labels", "num_classes", "samples",
     "image_shape", "directory", "target_size", "color_mode", "class_mode", "interpolation",
-    "keep_aspect_ratio", "split", "subset", "data_format", "dtype", "x_col", "y_col",
+    "keep_aspect_ratio", "split", "subset", "data_format", "dtype", "jpeg_draft", "x_col", "y_col",
     "weight_col", "validate_filenames", "sample_weight",
 )
 
@@ -96,8 +96,11 @@ class DataFrameIterator(LoaderIterator):
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
         timeout: seconds one image read may take, any ``num_workers`` (0 = no limit).
+        decode_on: "host" or "device" (JPEGs decoded on the CUDA ``device``; see
+            ``kt.make_loader``).
         on_error: "raise" (Keras) or "skip" a file that cannot be read (batches are then
             smaller, labels and weights stay aligned; ``it.loader.skipped`` lists them).
+        jpeg_draft: reduced-DCT JPEG decoding (``KerasDirDataset``; not a Keras option).
 
     Raises:
         ValueError / TypeError / KeyError: Keras's validation (§A14, §A16) and the loader's
@@ -120,7 +123,8 @@ class DataFrameIterator(LoaderIterator):
         dtype: torch.dtype | str | None = None, validate_filenames: bool = True, *,
         num_workers: int = 0, device: str | torch.device | None = None,
         pin_memory: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
-        on_error: str = "raise",
+        on_error: str = "raise", jpeg_draft: bool = False,
+        decode_on: str = "host",
     ) -> None:
         if image_data_generator is None:
             from kdir_torch.keras.image_data_generator import ImageDataGenerator
@@ -128,17 +132,18 @@ class DataFrameIterator(LoaderIterator):
             image_data_generator = ImageDataGenerator()
         gen = image_data_generator
         check_loader_args(batch_size, shuffle, seed, num_workers, device, pin_memory, timeout,
-                          on_error)
+                          on_error, decode_on)
         dataset = KerasDataFrameDataset(
             dataframe, directory, x_col, y_col, weight_col, target_size, color_mode, classes,
             class_mode, interpolation, validate_filenames,
             getattr(gen, "_validation_split", 0.0), subset,
             gen.data_format if data_format is None else data_format,
             gen.dtype if dtype is None else dtype, keep_aspect_ratio=keep_aspect_ratio,
-            on_error=on_error,
+            on_error=on_error, jpeg_draft=jpeg_draft,
         )
         super().__init__(dataset, gen, batch_size, shuffle, seed, save_to_dir, save_prefix,
-                         save_format, num_workers, device, pin_memory, timeout)
+                         save_format, num_workers, device, pin_memory, timeout,
+                         decode_on=decode_on)
 
     def __repr__(self) -> str:
         return (f"DataFrameIterator(n={self.n}, x_col={self.x_col!r}, y_col={self.y_col!r}, "

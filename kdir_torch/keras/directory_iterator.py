@@ -32,7 +32,7 @@ __all__ = ["DirectoryIterator"]
 _FORWARDED = (
     "class_indices", "classes", "labels", "num_classes", "samples",
     "image_shape", "directory", "target_size", "color_mode", "class_mode", "interpolation",
-    "keep_aspect_ratio", "split", "subset", "data_format", "dtype",
+    "keep_aspect_ratio", "split", "subset", "data_format", "dtype", "jpeg_draft",
 )
 
 
@@ -56,9 +56,13 @@ class DirectoryIterator(LoaderIterator):
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
         timeout: seconds one image read may take, any ``num_workers`` (0 = no limit).
+        decode_on: "host" or "device" (JPEGs decoded on the CUDA ``device``; see
+            ``kt.make_loader``).
         on_error: "raise" (Keras) or "skip" a file that cannot be read (batches are then
             smaller; ``it.loader.skipped`` lists them). After an error ``next(it)`` goes on
             with the next batch, as Keras.
+        jpeg_draft: reduced-DCT JPEG decoding (``KerasDirDataset``; not a Keras option).
+        cache, cache_dir, cache_bytes: the decoded cache, as ``KerasDirDataset``'s.
 
     Raises:
         ValueError / TypeError: Keras's validation (§A2, §A16) and the loader's argument checks.
@@ -77,22 +81,25 @@ class DirectoryIterator(LoaderIterator):
         keep_aspect_ratio: bool = False, dtype: torch.dtype | str | None = None,
         num_workers: int = 0, device: str | torch.device | None = None,
         pin_memory: bool | None = None, timeout: float = DEFAULT_TIMEOUT,
-        on_error: str = "raise",
+        on_error: str = "raise", jpeg_draft: bool = False, cache: str | None = None,
+        cache_dir: str | None = None, cache_bytes: int | None = None, decode_on: str = "host",
     ) -> None:
         gen = image_data_generator
         checks.check_batch_size(batch_size)  # 0 is checked again once the tree is listed
         check_loader_args(batch_size or 1, shuffle, seed, num_workers, device, pin_memory,
-                          timeout, on_error)
+                          timeout, on_error, decode_on)
         dataset = KerasDirDataset(
             directory, target_size, color_mode, classes, class_mode, interpolation,
             keep_aspect_ratio, follow_links, getattr(gen, "_validation_split", 0.0), subset,
             gen.data_format if data_format is None else data_format,
             gen.dtype if dtype is None else dtype, augment=None, standardize=None,
-            on_error=on_error,
+            on_error=on_error, jpeg_draft=jpeg_draft, cache=cache, cache_dir=cache_dir,
+            cache_bytes=cache_bytes,
         )
         checks.check_batch_size(batch_size, len(dataset))
         super().__init__(dataset, gen, batch_size, shuffle, seed, save_to_dir, save_prefix,
-                         save_format, num_workers, device, pin_memory, timeout)
+                         save_format, num_workers, device, pin_memory, timeout,
+                         decode_on=decode_on)
 
     def __len__(self) -> int:
         """``ceil(n / batch_size)`` (§A6); 0 for ``batch_size=0`` (an empty directory)."""

@@ -3,7 +3,8 @@
 Each method builds the iterator of its kind (imported lazily, so the generator alone stays
 light) with the generator's ``data_format`` and ``dtype``, plus keyword-only loader options
 where ``None`` keeps the iterator's default (``num_workers=0``, ``timeout=300`` seconds per
-image read, ``on_error="raise"``).
+image read, ``on_error="raise"``, ``decode_on="host"``; ``decode_on="device"`` decodes JPEGs on
+the CUDA ``device``, see ``kt.make_loader``).
 """
 
 from __future__ import annotations
@@ -70,12 +71,20 @@ class FlowMethods:
         pin_memory: bool | None = None,
         timeout: float | None = None,
         on_error: str | None = None,
+        jpeg_draft: bool = False,
+        cache: str | None = None,
+        cache_dir: str | None = None,
+        cache_bytes: int | None = None,
+        decode_on: str | None = None,
     ) -> Any:
         """A :class:`~kdir_torch.keras.directory_iterator.DirectoryIterator` (keras-semantics §A1).
 
         Keras's signature and defaults, plus keyword-only loader options (``None`` keeps the
         iterator's default: ``num_workers=0``, ``timeout=300`` seconds per image read,
-        ``on_error="raise"``). The generator's ``data_format`` and ``dtype`` are used.
+        ``on_error="raise"``, no decoded cache). ``cache``/``cache_dir``/``cache_bytes`` are
+        ``KerasDirDataset``'s. The generator's ``data_format`` and ``dtype`` are used.
+        ``jpeg_draft=True`` decodes JPEGs at a reduced DCT scale (faster on large photos, not
+        Keras's pixels; see ``KerasDirDataset``).
 
         Returns:
             DirectoryIterator over ``directory`` that augments and standardizes with ``self``.
@@ -83,14 +92,17 @@ class FlowMethods:
         from kdir_torch.keras.directory_iterator import DirectoryIterator
 
         extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
-                  "timeout": timeout, "on_error": on_error}
+                  "timeout": timeout, "on_error": on_error, "cache": cache,
+                  "cache_dir": cache_dir, "cache_bytes": cache_bytes,
+                  "decode_on": decode_on}
         return DirectoryIterator(
             directory, self, target_size=target_size, color_mode=color_mode,
             classes=classes, class_mode=class_mode, batch_size=batch_size, shuffle=shuffle,
             seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
             save_prefix=save_prefix, save_format=save_format, follow_links=follow_links,
             subset=subset, interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio,
-            dtype=self.dtype, **{k: v for k, v in extras.items() if v is not None},
+            dtype=self.dtype, jpeg_draft=jpeg_draft,
+            **{k: v for k, v in extras.items() if v is not None},
         )
 
     def flow_from_dataframe(
@@ -102,14 +114,15 @@ class FlowMethods:
         save_format: str = "png", subset: str | None = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, num_workers: int | None = None,
         device: str | torch.device | None = None, pin_memory: bool | None = None,
-        timeout: float | None = None, on_error: str | None = None, **kwargs: Any,
+        timeout: float | None = None, on_error: str | None = None, jpeg_draft: bool = False,
+        decode_on: str | None = None, **kwargs: Any,
     ) -> Any:
         """A :class:`~kdir_torch.keras.dataframe_iterator.DataFrameIterator` (keras-semantics §A14).
 
         Keras's signature and defaults (``has_ext``, ``sort``, ``drop_duplicates`` and
         ``class_mode="other"`` give Keras's DeprecationWarnings), plus the keyword-only loader
-        options of ``flow_from_directory``. ``dataframe``: a pandas DataFrame, a CSV path or a
-        list of records.
+        options of ``flow_from_directory`` (``jpeg_draft`` too). ``dataframe``: a pandas
+        DataFrame, a CSV path or a list of records.
         """
         from kdir_torch.keras.dataframe_iterator import (
             DataFrameIterator,
@@ -118,13 +131,13 @@ class FlowMethods:
 
         class_mode = deprecated_arguments(kwargs, class_mode)
         extras = {"num_workers": num_workers, "device": device, "pin_memory": pin_memory,
-                  "timeout": timeout, "on_error": on_error}
+                  "timeout": timeout, "on_error": on_error, "decode_on": decode_on}
         return DataFrameIterator(
             dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
             target_size=target_size, color_mode=color_mode, classes=classes,
             class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
             data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, subset=subset, interpolation=interpolation,
-            validate_filenames=validate_filenames, dtype=self.dtype,
+            validate_filenames=validate_filenames, dtype=self.dtype, jpeg_draft=jpeg_draft,
             **{k: v for k, v in extras.items() if v is not None},
         )

@@ -48,6 +48,7 @@ from kdir_torch._validation import check_on_error
 from kdir_torch.keras import keras_fit
 from kdir_torch.keras.save import save_batch
 from kdir_torch.loader import CallableAugment, DeviceLoader, checks, make_loader
+from kdir_torch.loader.device_decode import check_decode_request
 from kdir_torch.loader.factory import DEFAULT_TIMEOUT
 
 __all__ = ["LoaderIterator", "check_loader_args", "forward_attributes", "list_attributes"]
@@ -67,7 +68,8 @@ class _GeneratorTransform:
 
 
 def check_loader_args(batch_size: Any, shuffle: Any, seed: Any, num_workers: Any,
-                      device: Any, pin_memory: Any, timeout: Any, on_error: Any) -> None:
+                      device: Any, pin_memory: Any, timeout: Any, on_error: Any,
+                      decode_on: Any = "host") -> None:
     """The loader's own checks, run before a dataset touches the disk (DESIGN.md)."""
     checks.check_int("batch_size", batch_size, 1)
     checks.check_bool("shuffle", shuffle)
@@ -75,6 +77,7 @@ def check_loader_args(batch_size: Any, shuffle: Any, seed: Any, num_workers: Any
     dev = checks.resolve_device(device)
     checks.dataloader_options(num_workers, pin_memory, dev, None, None, timeout)
     check_on_error(on_error)
+    check_decode_request(decode_on, dev)
 
 
 def _empty_batch(loader: DeviceLoader) -> tuple[torch.Tensor, ...]:
@@ -116,6 +119,8 @@ class LoaderIterator:
         num_workers: decoding processes for ``next()``/``for`` (0 = in this process).
         device: where batches are delivered (None = CPU). pin_memory: None = CUDA only.
         timeout: seconds one sample read may take, any ``num_workers`` (0 = no limit).
+        decode_on: "host" or "device" (JPEGs decoded on the CUDA ``device``; see
+            ``kt.make_loader``).
     """
 
     save_hash_range = 10**7  # ``save_to_dir`` file-name hashes (Keras: 1e7; arrays: 1e4)
@@ -125,7 +130,7 @@ class LoaderIterator:
         shuffle: bool = True, seed: int | None = None, save_to_dir: str | None = None,
         save_prefix: str = "", save_format: str = "png", num_workers: int = 0,
         device: str | torch.device | None = None, pin_memory: bool | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT, decode_on: str = "host",
     ) -> None:
         gen = image_data_generator
         self.image_data_generator, self.dataset = gen, dataset
@@ -133,7 +138,7 @@ class LoaderIterator:
             dataset, batch_size=batch_size, shuffle=shuffle, seed=seed,
             num_workers=num_workers, device=device, pin_memory=pin_memory, timeout=timeout,
             augment=CallableAugment(_GeneratorTransform(gen), seed=seed, seeded=True),
-            return_indices=True,
+            return_indices=True, decode_on=decode_on,
         )  # seed=None: transform_batch falls back to the generator's own seed
         self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
         self.n, self.batch_size, self.shuffle, self.seed = len(dataset), batch_size, shuffle, seed

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from .._rng import fresh_seed
-from .._validation import check_on_error
+from .._validation import check_bool, check_on_error
+from ..cache import check_cache_args
 from ..datasets.modern import (
     ModernDirDataset,
     check_color_mode,
@@ -162,6 +163,10 @@ def image_dataset_from_directory(
     num_workers: int = 0,
     timeout: float = DEFAULT_TIMEOUT,
     on_error: str = "raise",
+    jpeg_draft: bool = False,
+    cache: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    cache_bytes: int | None = None,
 ) -> BatchedDataset | list[BatchedDataset]:
     """Images of a directory tree as Keras 3's ``image_dataset_from_directory`` gives them.
 
@@ -193,6 +198,13 @@ def image_dataset_from_directory(
         timeout: seconds one image read may take, for any ``num_workers`` (0 = no limit).
         on_error: "raise" (Keras) or "skip" a file that cannot be read: its batch is
             smaller, a warning per epoch gives the count, ``ds.skipped`` lists them.
+        jpeg_draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that keeps the
+            resized region at >= ``image_size``, then resize (``ModernDirDataset``): faster
+            on large photos, not Keras's pixels. Not a Keras option.
+        cache: None, "memory" or "disk": keep the decoded images for later epochs (each
+            returned dataset has its own; ``ds.dataset.fill_cache()`` fills it up front).
+        cache_dir: folder of the disk cache (required with, and only with, "disk").
+        cache_bytes: most bytes of pixels each dataset caches (None: the default budget).
 
     Returns:
         A ``BatchedDataset`` yielding ``(images, labels)`` or ``images`` (float32 0..255,
@@ -214,6 +226,8 @@ def image_dataset_from_directory(
     check_validation_split_arg(validation_split, subset, shuffle, seed)
     image_size = check_image_size(image_size)
     _check_loader_args(batch_size, num_workers, timeout, on_error)
+    check_bool("jpeg_draft", jpeg_draft)
+    check_cache_args(cache, cache_dir, cache_bytes, image_size, "image_size")
     if seed is None:
         seed = fresh_seed() % 1_000_000
     files = index_files(directory, labels, class_names, follow_links, shuffle, seed, verbose)
@@ -227,7 +241,8 @@ def image_dataset_from_directory(
             part.paths, part.labels, class_names=part.class_names, label_mode=label_mode,
             color_mode=color_mode, image_size=image_size, interpolation=interpolation,
             crop_to_aspect_ratio=crop_to_aspect_ratio, pad_to_aspect_ratio=pad_to_aspect_ratio,
-            data_format=data_format, on_error=on_error,
+            data_format=data_format, on_error=on_error, jpeg_draft=jpeg_draft, cache=cache,
+            cache_dir=cache_dir, cache_bytes=cache_bytes,
         )
         return BatchedDataset(element, batch_size, reshuffle, seed, num_workers, timeout)
 

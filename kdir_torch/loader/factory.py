@@ -14,6 +14,8 @@ from ..datasets.subsets import as_dataset
 from . import checks
 from .distributed import world
 from .buffers import SharedSlots, raw_shape
+from .byte_reader import ByteReader, decode_spec
+from .device_decode import DeviceDecoder, resolve_decode_device
 from .fetch import BatchFetcher, no_collate, worker_init
 from .loader import DeviceLoader
 from .orders import epoch_sampler
@@ -48,6 +50,8 @@ def make_loader(
     max_per_class: int | None = None,
     balance: str | None = None,
     multiprocessing_context: Any = None,
+    decode_on: str = "host",
+    _decode_device: str | torch.device | None = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -114,6 +118,14 @@ def make_loader(
             "undersample" (every class down to the smallest) for fully balanced epochs.
         multiprocessing_context: the workers' start method, as ``DataLoader``'s (None: the
             platform default; "spawn", "forkserver", "fork" or a context object).
+        decode_on: "host" (workers decode every file) or "device": workers send JPEG bytes
+            and the batch is decoded on the CUDA ``device`` with nvJPEG
+            (``torchvision.io.decode_jpeg``), then resized there; other files are decoded in
+            the workers as with "host" (``device_decode.py`` lists the rules and the pixel
+            differences). Needs ``device="cuda"``, torchvision, batches finished after the
+            transfer, and a directory / dataframe / ``image_dataset_from_directory`` dataset.
+        _decode_device: internal test seam: run the ``decode_on="device"`` path with this
+            decode device (e.g. "cpu") whatever ``device`` is. Not public API.
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -137,6 +149,7 @@ def make_loader(
     on_worker = checks.check_augment_on(augment_on) == "worker" \
         or bool(getattr(dataset, "has_transforms", False))
     policy = None if on_error is None else check_on_error(on_error)
+    decode_device = resolve_decode_device(decode_on, dev, dataset, on_worker, _decode_device)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
     sampler = epoch_sampler(dataset, sampler, shuffle=shuffle, seed=seed, num_replicas=replicas,
@@ -145,17 +158,22 @@ def make_loader(
     plan = BatchPlan(sampler, batch_size, drop_last)
     if multiprocessing_context is not None:  # DataLoader checks it (and num_workers > 0)
         options["multiprocessing_context"] = multiprocessing_context
+    workers_view = worker_view(pipeline, on_worker)
+    byte_reader = None if decode_device is None else ByteReader(workers_view,
+                                                                decode_spec(dataset))
+    slots = None if byte_reader is not None else _shared_slots(dataset, batch_size, on_worker, options)
     dataloader = DataLoader(
-        BatchFetcher(worker_view(pipeline, on_worker), finish_in_worker=on_worker,
-                     slots=_shared_slots(dataset, batch_size, on_worker, options),
-                     on_error=policy, timeout=read_timeout),
+        BatchFetcher(workers_view, finish_in_worker=on_worker, slots=slots,
+                     on_error=policy, timeout=read_timeout, byte_reader=byte_reader),
         batch_size=None, sampler=plan,
         collate_fn=no_collate, worker_init_fn=worker_init if options["num_workers"] else None,
         generator=torch_generator(sampler.seed, _BASE_SEED_TAG),  # not the global RNG
         **options,
     )
     return DeviceLoader(dataset, pipeline, plan, dataloader, dev, channels_last=channels_last,
-                        return_indices=return_indices, seeds_augment=seeds_augment)
+                        return_indices=return_indices, seeds_augment=seeds_augment,
+                        decoder=None if decode_device is None
+                        else DeviceDecoder(dataset, decode_device))
 
 
 def _shared_slots(dataset: Any, batch_size: int, on_worker: bool,

@@ -50,6 +50,8 @@ class FetchedBatch:
         error: an ``ImageDecodeError`` (or the ``ValueError`` of a batch whose images differ
             in size) to re-raise in the main process, or None.
         slot: the ``SharedSlots`` slot holding the raw batch (then ``payload`` is empty).
+        encoded: with ``decode_on="device"``, the batch's JPEG bytes and host-decoded
+            samples (``byte_reader.EncodedBatch``; then ``payload`` is empty).
     """
 
     payload: tuple[torch.Tensor, ...]
@@ -60,6 +62,7 @@ class FetchedBatch:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     error: Exception | None = None
     slot: int | None = None
+    encoded: Any = None
 
     def pin_memory(self) -> FetchedBatch:
         """Copy with page-locked tensors (called by the DataLoader's pin-memory thread)."""
@@ -111,16 +114,19 @@ class BatchFetcher(torch.utils.data.Dataset):
         slots: shared ring that workers decode raw batches into (see ``buffers.py``).
         on_error: overrides ``dataset.on_error`` when given.
         timeout: seconds one ``load_raw`` call may take (0 = no limit; see ``reading.py``).
+        byte_reader: reads samples instead of ``dataset.load_raw`` and packs each batch
+            (``decode_on="device"``: a ``byte_reader.ByteReader``; batches stay encoded).
     """
 
     def __init__(self, dataset: Any, finish_in_worker: bool = False,
                  slots: SharedSlots | None = None, on_error: str | None = None,
-                 timeout: float = 0.0) -> None:
+                 timeout: float = 0.0, byte_reader: Any = None) -> None:
         self.dataset = dataset
         self.finish_in_worker = finish_in_worker
         self.slots = slots
         self.skip = (on_error or getattr(dataset, "on_error", "raise")) == "skip"
-        self.reader = DeadlineReader(dataset.load_raw, timeout,
+        self.byte_reader = byte_reader
+        self.reader = DeadlineReader(byte_reader or dataset.load_raw, timeout,
                                      functools.partial(sample_path, dataset))
 
     def __getitem__(self, request: BatchRequest) -> FetchedBatch:
@@ -143,6 +149,9 @@ class BatchFetcher(torch.utils.data.Dataset):
             else:
                 images.append(result)
                 kept.append(i)
+        if self.byte_reader is not None:  # decoded, checked and stacked after the transfer
+            return FetchedBatch((), np.array(kept, dtype=np.int64), epoch, number,
+                                skipped=skipped, encoded=self.byte_reader.pack(images))
         error = _check_stackable(images, kept, self.reader.describe)
         if error is not None:
             return FetchedBatch((), np.empty(0, np.int64), epoch, number, error=error)
