@@ -145,7 +145,7 @@ def augment_throughput(n_images: int = 256, size: int = 224, batch_size: int = 3
     threads = torch.get_num_threads()
     print(f"[augment] {size}x{size} float32, batch {batch_size}, {threads} threads, {n_images} "
           f"images; {rounds} interleaved rounds, median shown")
-    res = interleaved(runs, rounds)
+    res = interleaved(runs, rounds, verbose=True)  # a bar on stderr when rounds are slow
     bound = KERAS if KERAS in res else OURS
     med = report("augment", runs, res, bound=bound, ours=OURS)
     keras_rate, kornia_rate = med.get(KERAS), med.get(KORNIA)
