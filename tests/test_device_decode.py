@@ -1,6 +1,6 @@
 """``make_loader(decode_on="device")``: JPEG bytes from the workers, batched decode after.
 
-The byte path runs on the CPU here through the internal ``_decode_device="cpu"`` seam
+The byte path runs on the CPU here through the ``cpu_seam`` fixture (``TEST_DECODE_DEVICE``)
 (torchvision's CPU ``decode_jpeg``, whose pixels equal PIL's), so every batch must equal the
 host path's exactly: shapes, dtypes, labels, order, pixels, fallback files (PNG, BMP, CMYK
 JPEG) joined at their places, ``on_error``, 0 and 2 workers. The CUDA tests at the end run
@@ -21,6 +21,7 @@ from kdir_torch.datasets.arrays import ArrayDataset
 from kdir_torch.errors import ImageDecodeError
 from kdir_torch.io import InterpolationError
 from kdir_torch.io.jpeg_header import gpu_components
+from kdir_torch.loader import device_decode
 from kdir_torch.loader.byte_reader import ByteReader, decode_spec
 
 from _trees import corrupt
@@ -52,6 +53,12 @@ def _image(mode: str, size: tuple[int, int], seed: int) -> Image.Image:
     return Image.fromarray(arr[..., 0] if mode == "L" else arr, mode)
 
 
+@pytest.fixture
+def cpu_seam(monkeypatch):
+    """Run ``decode_on="device"`` with torchvision's CPU decoder (no CUDA needed)."""
+    monkeypatch.setattr(device_decode, "TEST_DECODE_DEVICE", "cpu")
+
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpudecode")
@@ -65,7 +72,7 @@ def _both(ds, **kw):
     """Batches of the host path and of the byte path (decoded on the CPU)."""
     host = list(kt.make_loader(ds, batch_size=3, seed=4, return_indices=True, **kw))
     dev = list(kt.make_loader(ds, batch_size=3, seed=4, return_indices=True,
-                              decode_on="device", _decode_device="cpu", **kw))
+                              decode_on="device", **kw))
     return host, dev
 
 
@@ -91,7 +98,7 @@ def test_header_scan_routes_files(tree):
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 @pytest.mark.parametrize("color_mode", ["rgb", "grayscale", "rgba"])
-def test_legacy_byte_path_equals_host(tree, num_workers, color_mode):
+def test_legacy_byte_path_equals_host(tree, num_workers, color_mode, cpu_seam):
     """Same batches as the host path, bit for bit: PIL's colour conversions and nearest
     resize reproduced, fallback files joined in order."""
     ds = kt.KerasDirDataset(tree, target_size=(24, 28), color_mode=color_mode, verbose=False,
@@ -103,7 +110,7 @@ def test_legacy_byte_path_equals_host(tree, num_workers, color_mode):
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "lanczos", "box", "hamming"])
 @pytest.mark.parametrize("keep", [False, True])
-def test_legacy_filters_and_crop_equal_host(tree, interpolation, keep):
+def test_legacy_filters_and_crop_equal_host(tree, interpolation, keep, cpu_seam):
     ds = kt.KerasDirDataset(tree, target_size=(20, 36), interpolation=interpolation,
                             keep_aspect_ratio=keep, verbose=False, data_format="channels_last")
     _assert_same(*_both(ds, num_workers=0))
@@ -115,7 +122,7 @@ def test_legacy_filters_and_crop_equal_host(tree, interpolation, keep):
     {"interpolation": "bicubic", "pad_to_aspect_ratio": True}, {"color_mode": "rgba"},
 ])
 @pytest.mark.filterwarnings("ignore:Skipped")
-def test_modern_byte_path_equals_host(tree, options):
+def test_modern_byte_path_equals_host(tree, options, cpu_seam):
     """The modern resize runs on the decoded tensors (float32; uint8 for nearest); files TF
     rejects (rgba JPEGs, CMYK / BMP in grayscale) stay on the host, which skips them: the
     same indices are missing from both paths."""
@@ -124,11 +131,11 @@ def test_modern_byte_path_equals_host(tree, options):
     _assert_same(*_both(ds, num_workers=0))
 
 
-def test_workers_ship_jpeg_bytes(tree):
+def test_workers_ship_jpeg_bytes(tree, cpu_seam):
     """The byte path is really taken: JPEG positions travel encoded, the rest decoded."""
     ds = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False)
     loader = kt.make_loader(ds, batch_size=len(FILES), shuffle=False, num_workers=0,
-                            decode_on="device", _decode_device="cpu")
+                            decode_on="device")
     fetched = loader._fetcher[loader._plan.batch(0, 0)]
     assert fetched.payload == () and fetched.encoded is not None
     jpeg = [k for k, (name, mode, *_) in enumerate(FILES)
@@ -137,14 +144,13 @@ def test_workers_ship_jpeg_bytes(tree):
     assert len(fetched.encoded.decoded) == len(FILES) - len(jpeg)
 
 
-def test_target_size_none_needs_same_sizes(tree):
+def test_target_size_none_needs_same_sizes(tree, cpu_seam):
     ds = kt.KerasDirDataset(tree, target_size=None, verbose=False)
     loader = kt.make_loader(ds, batch_size=2, shuffle=False, num_workers=0,
-                            decode_on="device", _decode_device="cpu")
+                            decode_on="device")
     with pytest.raises(ValueError, match="Cannot stack sample"):
         next(iter(loader))
-    one = kt.make_loader(ds, batch_size=1, shuffle=False, num_workers=0, decode_on="device",
-                         _decode_device="cpu")
+    one = kt.make_loader(ds, batch_size=1, shuffle=False, num_workers=0, decode_on="device",)
     for (x, _), i in zip(one, range(len(ds))):
         torch.testing.assert_close(x[0], ds[i][0], rtol=0, atol=0)
 
@@ -166,10 +172,10 @@ def broken(tmp_path):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_on_error_skip(broken, num_workers):
+def test_on_error_skip(broken, num_workers, cpu_seam):
     ds = kt.KerasDirDataset(broken, target_size=(16, 16), verbose=False)
     loader = kt.make_loader(ds, batch_size=4, shuffle=False, num_workers=num_workers,
-                            on_error="skip", decode_on="device", _decode_device="cpu",
+                            on_error="skip", decode_on="device",
                             return_indices=True)
     with pytest.warns(UserWarning, match="Skipped 2 image"):
         (x, y, idx), = list(loader)
@@ -180,53 +186,52 @@ def test_on_error_skip(broken, num_workers):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_on_error_raise_names_the_file(broken, num_workers):
+def test_on_error_raise_names_the_file(broken, num_workers, cpu_seam):
     ds = kt.KerasDirDataset(broken, target_size=(16, 16), verbose=False)
     # batch 0 = files 0, 1: the failure is found by the device decoder, after the transfer
     strict = kt.make_loader(ds, batch_size=2, shuffle=False, num_workers=num_workers,
-                            decode_on="device", _decode_device="cpu")
+                            decode_on="device")
     with pytest.raises(ImageDecodeError) as info:
         list(strict)
     assert info.value.index == 1 and info.value.path.endswith("1.jpg")
     assert any("decode_jpeg on cpu failed first" in n for n in info.value.__notes__)
 
 
-def test_argument_errors(tree):
+def test_argument_errors(tree, monkeypatch):
     ds = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False)
     with pytest.raises(ValueError, match=r"`decode_on` must be one of \('host', 'device'\)"):
         kt.make_loader(ds, decode_on="gpu")
     with pytest.raises(ValueError, match="needs `device='cuda'`"):
         kt.make_loader(ds, decode_on="device", device="cpu")
+    monkeypatch.setattr(device_decode, "TEST_DECODE_DEVICE", "cpu")  # past the CUDA check
     with pytest.raises(ValueError, match="cannot be finished in the workers"):
-        kt.make_loader(ds, decode_on="device", _decode_device="cpu", augment_on="worker")
+        kt.make_loader(ds, decode_on="device", augment_on="worker")
     draft = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False, jpeg_draft=True)
     with pytest.raises(ValueError, match="jpeg_draft=True"):
-        kt.make_loader(draft, decode_on="device", _decode_device="cpu")
+        kt.make_loader(draft, decode_on="device")
     cached = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False, cache="memory")
     with pytest.raises(ValueError, match="a decoded cache"):
-        kt.make_loader(cached, decode_on="device", _decode_device="cpu")
+        kt.make_loader(cached, decode_on="device")
     arrays = ArrayDataset(np.zeros((2, 4, 4, 3), np.uint8), data_format="channels_last")
     with pytest.raises(ValueError, match="Received: dataset=ArrayDataset"):
-        kt.make_loader(arrays, decode_on="device", _decode_device="cpu")
+        kt.make_loader(arrays, decode_on="device")
 
 
-def test_missing_torchvision_is_an_import_error(tree, monkeypatch):
+def test_missing_torchvision_is_an_import_error(tree, monkeypatch, cpu_seam):
     import importlib.util
-
-    from kdir_torch.loader import device_decode
 
     real = importlib.util.find_spec
     monkeypatch.setattr(device_decode.importlib.util, "find_spec",
                         lambda name, *a: None if name == "torchvision" else real(name, *a))
     ds = kt.KerasDirDataset(tree, target_size=(8, 8), verbose=False)
     with pytest.raises(ImportError, match="pip install torchvision"):
-        kt.make_loader(ds, decode_on="device", _decode_device="cpu")
+        kt.make_loader(ds, decode_on="device")
 
 
-def test_bad_interpolation_raises_like_load_raw(tree):
+def test_bad_interpolation_raises_like_load_raw(tree, cpu_seam):
     ds = kt.KerasDirDataset(tree, target_size=(8, 8), interpolation="nope", verbose=False)
     loader = kt.make_loader(ds, batch_size=2, shuffle=False, num_workers=0,
-                            decode_on="device", _decode_device="cpu")
+                            decode_on="device")
     with pytest.raises(InterpolationError, match="needed to resize sample 0"):
         next(iter(loader))
 
@@ -260,11 +265,9 @@ def test_cuda_nvjpeg_close_to_host(tree, color_mode):
     assert worst <= 16
 
 
-def test_flow_from_directory_passes_decode_on(tree, monkeypatch):
+def test_flow_from_directory_passes_decode_on(tree, monkeypatch, cpu_seam):
     """``ImageDataGenerator.flow_from_directory(decode_on=...)`` reaches ``make_loader``
     (checked before the tree is listed; the CPU seam stands in for CUDA here)."""
-    import functools
-
     from kdir_torch.keras import iterator
 
     gen = kt.ImageDataGenerator(horizontal_flip=True)
@@ -274,8 +277,6 @@ def test_flow_from_directory_passes_decode_on(tree, monkeypatch):
         gen.flow_from_directory("/nonexistent", decode_on="device")
     host = gen.flow_from_directory(tree, target_size=(12, 10), batch_size=4, seed=3)
     monkeypatch.setattr(iterator, "check_decode_request", lambda *a, **k: "device")
-    monkeypatch.setattr(iterator, "make_loader",
-                        functools.partial(iterator.make_loader, _decode_device="cpu"))
     dev = gen.flow_from_directory(tree, target_size=(12, 10), batch_size=4, seed=3,
                                   decode_on="device")
     assert dev.loader._decoder is not None

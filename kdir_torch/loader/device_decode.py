@@ -19,7 +19,7 @@ decoder rejects is decoded on the host from the bytes already read (exact CPU pi
 only a file that fails there too is a bad file: ``ImageDecodeError`` naming it (with the
 device decoder's failure), skipped under ``on_error="skip"``.
 
-Where the pixels differ from the host path: nowhere with ``decode_device="cpu"`` (the test
+Where the pixels differ from the host path: nowhere with ``TEST_DECODE_DEVICE = "cpu"`` (the test
 seam: torchvision's libjpeg-turbo decode equals PIL's; measured, tests assert equality).
 On CUDA, nvJPEG's IDCT and chroma upsampling are not libjpeg-turbo's, so decoded JPEG pixels
 may differ by a few levels; the size of that difference is unmeasured until run on a GPU
@@ -81,9 +81,13 @@ def check_decode_request(decode_on: Any, device: torch.device,
     return decode_on
 
 
+#: The CPU test seam: decode on this device instead of the CUDA target (the whole byte path
+#: with torchvision's CPU decoder, whose pixels equal PIL's). None in normal use; tests set it.
+TEST_DECODE_DEVICE: str | None = None
+
+
 def resolve_decode_device(decode_on: Any, device: torch.device, dataset: Any,
-                          finish_in_worker: bool,
-                          decode_device: str | torch.device | None = None) -> torch.device | None:
+                          finish_in_worker: bool) -> torch.device | None:
     """Where JPEGs are decoded: None for ``decode_on="host"``.
 
     Args:
@@ -92,14 +96,13 @@ def resolve_decode_device(decode_on: Any, device: torch.device, dataset: Any,
         dataset: the dataset (its decoding must be one ``byte_reader.decode_spec`` knows).
         finish_in_worker: batches are finished in the workers (``augment_on="worker"`` or
             per-sample transforms), which needs decoded images there.
-        decode_device: decode on this device instead of ``device`` (the CPU test seam:
-            the whole byte path with torchvision's CPU decoder); skips the CUDA requirement.
 
     Raises:
         ValueError: as ``check_decode_request``; also "device" with batches finished in the
             workers, or for a dataset whose decoding is not reproduced.
         ImportError: torchvision is missing.
     """
+    decode_device = TEST_DECODE_DEVICE  # read at call time, so tests can set it
     if check_decode_request(decode_on, device, decode_device) == "host":
         return None
     if finish_in_worker:

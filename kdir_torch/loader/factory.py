@@ -51,7 +51,6 @@ def make_loader(
     balance: str | None = None,
     multiprocessing_context: Any = None,
     decode_on: str = "host",
-    _decode_device: str | torch.device | None = None,
 ) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``: uint8 transport, finishing after transfer.
 
@@ -124,8 +123,6 @@ def make_loader(
             the workers as with "host" (``device_decode.py`` lists the rules and the pixel
             differences). Needs ``device="cuda"``, torchvision, batches finished after the
             transfer, and a directory / dataframe / ``image_dataset_from_directory`` dataset.
-        _decode_device: internal test seam: run the ``decode_on="device"`` path with this
-            decode device (e.g. "cpu") whatever ``device`` is. Not public API.
 
     Returns:
         A ``DeviceLoader`` yielding ``(x, y)`` (``x`` for class_mode None), plus ``indices``
@@ -149,7 +146,7 @@ def make_loader(
     on_worker = checks.check_augment_on(augment_on) == "worker" \
         or bool(getattr(dataset, "has_transforms", False))
     policy = None if on_error is None else check_on_error(on_error)
-    decode_device = resolve_decode_device(decode_on, dev, dataset, on_worker, _decode_device)
+    decode_device = resolve_decode_device(decode_on, dev, dataset, on_worker)
     checks.check_memory_format(dataset, channels_last)
     replicas, rank = world() if checks.resolve_distributed(distributed) else (1, 0)
     sampler = epoch_sampler(dataset, sampler, shuffle=shuffle, seed=seed, num_replicas=replicas,
