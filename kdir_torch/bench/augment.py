@@ -147,7 +147,8 @@ def augment_throughput(n_images: int = 256, size: int = 224, batch_size: int = 3
           f"images; {rounds} interleaved rounds, median shown")
     res = interleaved(runs, rounds, verbose=True)  # a bar on stderr when rounds are slow
     bound = KERAS if KERAS in res else OURS
-    med = report("augment", runs, res, bound=bound, ours=OURS)
+    med = report("augment", runs, res, bound=bound, ours=OURS,
+                 reference="Keras" if bound == KERAS else "ours")
     keras_rate, kornia_rate = med.get(KERAS), med.get(KORNIA)
     return {
         "n_images": n_images,

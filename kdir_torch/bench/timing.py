@@ -50,9 +50,10 @@ def interleaved(runs: dict[str, Callable[[], int] | None], rounds: int,
 
 
 def report(tag: str, runs: dict[str, object], res: dict[str, list[float]], bound: str,
-           ours: str, width: int = 46) -> dict[str, float]:
-    """Print one line per contender: median rate, best in brackets, ratio to ``bound``, and
-    for peers how many times faster ``ours`` is. Returns the medians."""
+           ours: str, width: int = 46, reference: str = "bound") -> dict[str, float]:
+    """Print one line per contender: median rate, best in brackets, ratio to ``bound`` (named
+    ``reference`` in the line: "bound", or "Keras" where the reference is a peer), and for
+    peers how many times faster ``ours`` is. Returns the medians."""
     med = {k: float(np.median(v)) for k, v in res.items()}
     for name in runs:
         if name not in res:
@@ -61,5 +62,5 @@ def report(tag: str, runs: dict[str, object], res: dict[str, list[float]], bound
         extra = "" if name == bound or name.startswith("kdir_torch") else \
             f"  kdir_torch is {med[ours] / med[name]:.2f}x this"
         print(f"[{tag}] {name:{width}s} {med[name]:7.1f} img/s [{max(res[name]):7.1f}]  "
-              f"{med[name] / med[bound]:4.2f}x bound{extra}")
+              f"{med[name] / med[bound]:4.2f}x {reference}{extra}")
     return med
