@@ -117,3 +117,26 @@ def test_decode_on_device_option_skips_without_cuda(tmp_path, monkeypatch, capsy
     out = capsys.readouterr().out
     assert "make_loader (decode_on='device') skipped: CUDA is not available" in out
     assert "decode_on='device')  " not in out and "raw_bound" in out
+
+
+def test_cli_bench_limit_times_a_class_balanced_sample(tmp_path, capsys):
+    """--limit N: N images spread evenly over the tree's classes, as symlinks in a temporary
+    folder that is gone afterwards; the tree itself is untouched."""
+    from kdir_torch.bench.trees import build_photo_tree, sample_tree
+    from kdir_torch.cli import main
+
+    root = tmp_path / "tree"
+    build_photo_tree(str(root), 30, n_classes=3, size=(40, 50))
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert main(["bench", str(root), "--limit", "9", "--repeats", "1", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "[bench] timing 9 images of the tree" in out and ": 9 images ready" in out
+    sample_dir = out.split("symlinked under ")[1].split(" ")[0]
+    assert not os.path.exists(sample_dir)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    dest = sample_tree(str(root), 6, str(tmp_path / "sample"))
+    counts = {d.name: len(list(d.iterdir())) for d in sorted((tmp_path / "sample").iterdir())}
+    assert dest == str(tmp_path / "sample") and counts == {"class_0": 2, "class_1": 2,
+                                                           "class_2": 2}
+    with pytest.raises(SystemExit):
+        main(["bench", str(root), "--limit", "0"])

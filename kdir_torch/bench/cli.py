@@ -58,6 +58,13 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
 }
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_options(p: argparse.ArgumentParser) -> None:
     """The options every section reads (sizes, rounds, workers, device)."""
     p.add_argument("--files", type=int, default=200_000, help="files for the index benchmark")
@@ -76,6 +83,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode-on-device", action="store_true",
                    help="loader benchmark: also time make_loader(decode_on='device') (nvJPEG "
                         "decode + resize on the GPU); skipped with a message without CUDA")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N",
+                   help="with a tree of your own: time N of its images, evenly spread over "
+                        "its classes (symlinks in a temporary folder); default: all of them")
     p.add_argument("--entries", type=int, default=1_000_000,
                    help="index entries for the memory benchmark")
 
@@ -89,8 +99,23 @@ def run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             p.error(f"--device {a.device}: CUDA is not available on this machine")
-    for name in a.sections:
-        SECTIONS[name](a)
+    if a.root is None or a.limit is None:
+        for name in a.sections:
+            SECTIONS[name](a)
+        return 0
+    import tempfile
+
+    from .trees import sample_tree
+
+    with tempfile.TemporaryDirectory(prefix="kdir_bench_sample_") as tmp:
+        try:
+            a.root = sample_tree(a.root, a.limit, tmp)
+        except ValueError as exc:
+            p.error(str(exc))
+        print(f"[bench] timing {sum(len(f) for _, _, f in os.walk(tmp))} images of the tree, "
+              f"symlinked under {tmp} (--limit {a.limit})")
+        for name in a.sections:
+            SECTIONS[name](a)
     return 0
 
 

@@ -68,6 +68,29 @@ def photo_tree_paths(n_images: int, root: str | None = None) -> tuple[str, list[
     return root, list(kt.index_directory(root).filepaths), time.perf_counter() - t0
 
 
+def sample_tree(root: str, n: int, dest: str) -> str:
+    """A class tree under ``dest`` of symlinks to ``n`` of ``root``'s images, evenly spread over
+    Keras's listing (so each class keeps its share); returns ``dest``. All of them when the
+    tree holds fewer. Nothing is written into ``root``.
+
+    Raises:
+        ValueError: ``root`` holds no images Keras would list.
+    """
+    import kdir_torch as kt
+
+    index = kt.index_directory(root)
+    if len(index) == 0:
+        raise ValueError(f"no images in {root!r} (Keras's legacy listing rules)")
+    picks = np.unique(np.linspace(0, len(index) - 1, min(n, len(index))).round().astype(int))
+    names = index.class_names
+    for k in picks:
+        src = os.path.abspath(index.filepath(int(k)))
+        cls = os.path.join(dest, names[int(index.classes[k])])
+        os.makedirs(cls, exist_ok=True)
+        os.symlink(src, os.path.join(cls, f"{int(k):08d}_{os.path.basename(src)}"))
+    return dest
+
+
 def build_listing_tree(root: str, n_files: int, n_classes: int = 100) -> None:
     """Empty files with valid names: ``root/class_XX/[sub_Y/]NNNNNN.jpg`` (listing-only)."""
     made: set[str] = set()
