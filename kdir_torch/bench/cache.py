@@ -11,29 +11,15 @@ on the CPU. The disk caches live in a temporary folder under ``$TMPDIR``, remove
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from .loader import SIZE, raw_bound
+from .loader import fork_pool, ours, plain_loader, raw_bound
 from .timing import count, interleaved, report
 from .trees import photo_tree_paths
-
-
-def _dataset(root: str, **cache: Any) -> Any:
-    import kdir_torch as kt
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest", **cache)
-
-
-def _loader(ds: Any, workers: int) -> Any:
-    import kdir_torch as kt
-
-    return kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
 
 
 def _filling(root: str, workers: int, cache: str, scratch: str) -> Callable[[], int]:
@@ -44,7 +30,7 @@ def _filling(root: str, workers: int, cache: str, scratch: str) -> Callable[[], 
         kw: dict[str, Any] = {"cache": cache}
         if cache == "disk":
             kw["cache_dir"] = os.path.join(scratch, f"fill_{next(rounds)}")
-        return count(_loader(_dataset(root, **kw), workers))
+        return count(plain_loader(root, workers, **kw))
 
     return epoch
 
@@ -54,15 +40,7 @@ def _cached(root: str, workers: int, cache: str, scratch: str) -> Callable[[], i
     kw: dict[str, Any] = {"cache": cache}
     if cache == "disk":
         kw["cache_dir"] = os.path.join(scratch, "cached")
-    loader = _loader(_dataset(root, **kw), workers)
-    count(loader)  # fills the cache (and starts the workers)
-    return lambda: count(loader)
-
-
-def _uncached(root: str, workers: int) -> Callable[[], int]:
-    loader = _loader(_dataset(root), workers)
-    count(loader)
-    return lambda: count(loader)
+    return ours(root, workers, **kw)
 
 
 def cache_throughput(n_images: int = 2000, num_workers: int | None = None,
@@ -87,8 +65,8 @@ def cache_throughput(n_images: int = 2000, num_workers: int | None = None,
     scratch = tempfile.mkdtemp(prefix="kdir_bench_cache_", dir=os.environ.get("TMPDIR", "/tmp"))
     try:
         with contextlib.ExitStack() as stack:
-            runs = {"raw_bound": raw_bound(paths, workers, stack),
-                    "kdir_torch make_loader, no cache": _uncached(root, workers)}
+            runs = {"raw_bound": raw_bound(paths, fork_pool(workers, stack)),
+                    "kdir_torch make_loader, no cache": ours(root, workers)}
             for kind in ("memory", "disk"):
                 runs[f"kdir_torch first epoch, filling ({kind})"] = \
                     _filling(root, workers, kind, scratch)

@@ -11,50 +11,14 @@ from the full decode is measured on the large photos for the legacy and modern l
 from __future__ import annotations
 
 import contextlib
-import functools
-import io
-import multiprocessing as mp
 import os
 import time
 
 import numpy as np
 
-from .timing import count, interleaved, report
+from .loader import SIZE, fork_pool, ours, raw_bound
+from .timing import interleaved, report
 from .trees import build_large_photo_tree, build_photo_tree, default_root
-
-SIZE = (224, 224)
-
-
-def _decode_resize(path: str, draft: bool) -> int:
-    """PIL decode (reduced-DCT with ``draft``) + nearest resize to ``SIZE`` of one file."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        if draft:
-            img.draft("RGB", (SIZE[1], SIZE[0]))
-        rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert would copy 13 MB
-        arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
-    return arr.shape[0]
-
-
-def pil_bound(paths: list[str], pool, draft: bool):
-    """One pass of ``_decode_resize`` over ``paths`` on ``pool`` (warmed here)."""
-    fn = functools.partial(_decode_resize, draft=draft)
-    pool.map(fn, paths[:8])
-    return lambda: len(pool.map(fn, paths, chunksize=8))
-
-
-def loader_epochs(root: str, workers: int, jpeg_draft: bool):
-    """``make_loader`` epochs over ``KerasDirDataset(root, 224x224, nearest, jpeg_draft)``."""
-    import kdir_torch as kt
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
-                                jpeg_draft=jpeg_draft)
-    loader = kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0)
-    count(loader)  # warm-up epoch: worker start-up is not measured
-    return lambda: count(loader)
-
 
 def pixel_difference(paths: list[str]) -> dict[str, tuple[float, int]]:
     """Mean and max absolute difference of ``jpeg_draft`` from the full decode at 224x224,
@@ -84,11 +48,12 @@ def _speed(tag: str, root: str, workers: int, rounds: int) -> dict[str, float]:
 
     paths = list(kt.index_directory(root).filepaths)
     with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(mp.get_context("fork").Pool(workers))
-        runs = {"full_bound (PIL decode+resize)": pil_bound(paths, pool, False),
-                "draft_bound (PIL draft decode+resize)": pil_bound(paths, pool, True),
-                "kdir_torch make_loader": loader_epochs(root, workers, False),
-                "kdir_torch make_loader (jpeg_draft=True)": loader_epochs(root, workers, True)}
+        pool = fork_pool(workers, stack)
+        runs = {"full_bound (PIL decode+resize)": raw_bound(paths, pool, chunksize=8),
+                "draft_bound (PIL draft decode+resize)": raw_bound(paths, pool, True, 8),
+                "kdir_torch make_loader": ours(root, workers),
+                "kdir_torch make_loader (jpeg_draft=True)": ours(root, workers,
+                                                                 jpeg_draft=True)}
         res = interleaved(runs, rounds)
     print(f"[{tag}] {len(paths)} images of {root}")
     return report(tag, runs, res, bound="full_bound (PIL decode+resize)",

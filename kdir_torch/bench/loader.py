@@ -7,6 +7,7 @@ resize of the same files, one process per core) and against each installed peer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import multiprocessing as mp
 import os
@@ -19,41 +20,52 @@ from .trees import photo_tree_paths
 SIZE = (224, 224)
 
 
-def _decode_resize(path: str) -> int:
-    """The bound's work per file: PIL decode, RGB (a copy only when the file is not RGB, as
-    Keras's ``load_img``), nearest resize, an array."""
+def _decode_resize(path: str, draft: bool = False) -> int:
+    """The bound's work per file: PIL decode (reduced-DCT with ``draft``), RGB (a copy only
+    when the file is not RGB, as Keras's ``load_img``), nearest resize, an array."""
     from PIL import Image
 
     with Image.open(path) as img:
+        if draft:
+            img.draft("RGB", (SIZE[1], SIZE[0]))
         rgb = img if img.mode == "RGB" else img.convert("RGB")
         arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
     return arr.shape[0]
 
 
-def raw_bound(paths: list[str], workers: int, stack: contextlib.ExitStack):
-    """PIL decode + nearest resize of every file, one process per core (pool started here)."""
-    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
-    pool.map(_decode_resize, paths[: workers * 4])  # warm the pool
-    return lambda: len(pool.map(_decode_resize, paths, chunksize=16))
+def fork_pool(workers: int, stack: contextlib.ExitStack):
+    """A fork pool of ``workers`` processes, closed with ``stack``."""
+    return stack.enter_context(mp.get_context("fork").Pool(workers))
 
 
-def _plain_loader(root: str, workers: int, data_format: str = "channels_first",
-                  device: str = "cpu"):
-    """make_loader over the tree with legacy semantics: 224x224, nearest, batch 32, shuffled."""
+def raw_bound(paths: list[str], pool, draft: bool = False, chunksize: int = 16):
+    """PIL decode + nearest resize of every file on ``pool`` (one process per core; warmed
+    here): the reference every loader figure is a ratio to."""
+    fn = functools.partial(_decode_resize, draft=draft)
+    pool.map(fn, paths[:16])  # warm the pool
+    return lambda: len(pool.map(fn, paths, chunksize=chunksize))
+
+
+def plain_loader(root: str, workers: int, data_format: str = "channels_first",
+                 device: str = "cpu", **dataset_kw):
+    """make_loader over the tree with legacy semantics: 224x224, nearest, batch 32, shuffled
+    (``dataset_kw``: more ``KerasDirDataset`` arguments, e.g. ``cache``, ``jpeg_draft``)."""
     import kdir_torch as kt
 
     with contextlib.redirect_stdout(io.StringIO()):
         ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
-                                data_format=data_format)
+                                data_format=data_format, **dataset_kw)
     return kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
                           device=device)
 
 
-def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu"):
-    """Plain make_loader epochs on ``device``."""
+def ours(root: str, workers: int, data_format: str = "channels_first", device: str = "cpu",
+         **dataset_kw):
+    """Epochs of one ``plain_loader`` on ``device``, after an untimed warm-up epoch (worker
+    start-up, and the filling of a ``cache``, are not measured)."""
     import torch
 
-    loader = _plain_loader(root, workers, data_format, device)
+    loader = plain_loader(root, workers, data_format, device, **dataset_kw)
 
     def epoch() -> int:
         n = count(loader)
@@ -61,7 +73,7 @@ def ours(root: str, workers: int, data_format: str = "channels_first", device: s
             torch.cuda.synchronize(loader.device)  # the last batches' GPU work counts too
         return n
 
-    epoch()  # warm-up epoch: worker start-up is not measured
+    epoch()
     return epoch
 
 
@@ -96,7 +108,7 @@ def ours_host_side(root: str, workers: int):
     """What a CUDA target asks of the host: the same loader's uint8 batches, each copied out of
     its ring slot into a reused staging buffer (the pinned copy, minus the page locking); the
     float conversion would run on the GPU. A CPU stand-in for the host side of a GPU run."""
-    loader = _plain_loader(root, workers)
+    loader = plain_loader(root, workers)
     slots = loader._dataloader.dataset.slots  # internals: the bench measures the transport
     staging = np.empty_like(slots.view(0, 32).numpy())
 
@@ -136,7 +148,7 @@ def keras_legacy(root: str, workers: int, stack: contextlib.ExitStack) -> dict:
     except Exception:
         return {"keras_flow_from_directory": None}
     it = _KERAS_IT
-    pool = stack.enter_context(mp.get_context("fork").Pool(workers))
+    pool = fork_pool(workers, stack)
     pool.map(_keras_batch, range(workers))
     return {"keras_flow_from_directory (1 process)": lambda: count(it[i] for i in range(len(it))),
             f"keras_flow_from_directory ({workers}-process pool)":
@@ -231,7 +243,7 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
     print(f"[loader] tree {root}: {len(paths)} images ready in {took:.1f}s; "
           f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
     with contextlib.ExitStack() as stack:
-        runs = {"raw_bound": raw_bound(paths, workers, stack),
+        runs = {"raw_bound": raw_bound(paths, fork_pool(workers, stack)),
                 **keras_legacy(root, workers, stack),
                 "kdir_torch make_loader": ours(root, workers, device=device),
                 "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last",
