@@ -81,9 +81,11 @@ _KERNELS = {"bilinear": (_bilinear, 1.0), "bicubic": (_bicubic, 2.0),
 
 
 @functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512)
 def _coeffs(name: str, in_size: int, in0: float, in1: float,
             out_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """PIL ``precompute_coeffs`` + ``normalize_coeffs_8bpc`` for one axis.
+    """PIL ``precompute_coeffs`` + ``normalize_coeffs_8bpc`` for one axis (cached: a Python
+    loop per output pixel, the same for every image of one size; callers never modify it).
 
     Returns:
         ``(idx, w)``: source indices ``(out_size, K)`` int64 and fixed-point weights
