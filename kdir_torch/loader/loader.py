@@ -33,7 +33,7 @@ _STATE_KEYS = ("epoch", "batches_seen", "seed", "num_replicas", "rank", "batch_s
 
 def _pop_error(fb: FetchedBatch) -> BaseException:
     """Detach the error from its batch, so that no frame in its traceback refers back to it
-    (such a cycle makes the DataLoader's workers shut down from the cyclic GC, slowly)."""
+    (such a cycle would keep the batch, and the loader, alive until the cyclic GC runs)."""
     err, fb.error = fb.error, None
     return err
 
@@ -165,9 +165,9 @@ class DeviceLoader:
         """Stop the workers now, after an error.
 
         A caller that keeps the exception (pytest, notebooks) keeps its traceback, and with it
-        this loader, in a reference cycle; when the cyclic GC finally collects it, the worker
-        queues are closed before the DataLoader iterator's finalizer runs and each worker
-        shutdown waits out a 5 s timeout. The next ``iter()`` starts fresh workers.
+        this loader, alive until the cyclic GC collects it (``_shutdown`` then stops the
+        workers); no worker should idle that long after an error. The next ``iter()`` starts
+        fresh workers.
         """
         if getattr(self._dataloader, "_iterator", None) is batches:
             self._dataloader._iterator = None
