@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kdir_torch.augment import _bilinear, _geometry, _sampling
+from kdir_torch.augment import _bilinear, _geometry, _native, _sampling
 from kdir_torch.augment._draws import FILL_MODES
 from kdir_torch.augment.params import AugmentParams
 
@@ -80,11 +80,15 @@ def affine_matrices(params: AugmentParams, h: int, w: int, keras_quirks: bool = 
 
 
 def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str,
-            cval: float) -> Tensor:
-    """Affine resampling of a (B, C, H, W) batch; returns ``x`` itself when nothing moves.
+            cval: float, hflip: np.ndarray | None = None,
+            vflip: np.ndarray | None = None) -> Tensor:
+    """Affine resampling of a (B, C, H, W) batch, then the given flips; returns ``x`` itself
+    when nothing moves.
 
-    The matrices' identity / integrality tests run on a host float64 copy (``matrices`` may
-    already be one), so a batch costs one small transfer and no tiny device kernels.
+    The compiled kernel (``_native``, scipy's pixels exactly) serves CPU tensors when it is
+    built; the torch kernels serve the rest. The matrices' identity / integrality tests run on
+    a host float64 copy (``matrices`` may already be one), so a batch costs one small transfer
+    and no tiny device kernels.
     """
     b, c, h, w = x.shape
     if order not in (0, 1):
@@ -97,20 +101,34 @@ def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str
         matrices = matrices.detach().to("cpu", torch.float64).numpy()
     m_host = np.ascontiguousarray(matrices, dtype=np.float64)
     ident = (m_host == np.eye(3)).all(axis=(1, 2))
+    flips = [f for f in (hflip, vflip) if f is not None]
+    if any(f.any() for f in flips):
+        ident = ident & ~np.logical_or.reduce(flips)
     if x.numel() == 0 or ident.all():
         return x
-    m = torch.from_numpy(m_host).to(x.device)
     work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
-    if order == 0 or not work.is_contiguous(memory_format=torch.channels_last):
-        work = work.contiguous()  # grid_sample reads a channels_last batch as is (and faster)
-    if order == 0:
-        out = _sampling.sample_nearest(work, m, fill_mode, float(cval))
+    if _native.usable(work):
+        out = _native.warp(work, m_host, order, fill_mode, cval, hflip, vflip).to(x.dtype)
     else:
-        out = _bilinear.sample_bilinear(work, m, fill_mode, float(cval), m_host=m_host)
-    out = out.to(x.dtype)
+        out = _torch_affine(work, m_host, order, fill_mode, cval).to(x.dtype)
+        if flips:
+            b = x.shape[0]
+            hf, vf = (np.zeros(b, bool) if f is None else f for f in (hflip, vflip))
+            out = _flip(out, torch.from_numpy(hf), torch.from_numpy(vf))
     if ident.any():
         out = torch.where(torch.from_numpy(ident).to(x.device)[:, None, None, None], x, out)
     return out
+
+
+def _torch_affine(work: Tensor, m_host: np.ndarray, order: int, fill_mode: str,
+                  cval: float) -> Tensor:
+    """The torch kernels: any device; scipy's pixels up to float rounding (§A11.3)."""
+    m = torch.from_numpy(m_host).to(work.device)
+    if order == 0 or not work.is_contiguous(memory_format=torch.channels_last):
+        work = work.contiguous()  # grid_sample reads a channels_last batch as is (and faster)
+    if order == 0:
+        return _sampling.sample_nearest(work, m, fill_mode, float(cval))
+    return _bilinear.sample_bilinear(work, m, fill_mode, float(cval), m_host=m_host)
 
 
 def affine_transform(
@@ -270,11 +288,15 @@ def apply(
     h, w = x4.shape[-2:]
     m = _host_matrices(params, h, w, keras_quirks)
     hflip, vflip = (t.cpu().numpy() for t in (params.flip_horizontal, params.flip_vertical))
-    if order == 1 and fill_mode in ("nearest", "reflect"):
-        m, hflip, vflip = _geometry.fold_flips(m, hflip, vflip, h, w)
-    out = _affine(x4, m, order, fill_mode, cval)
+    if _native.usable(x4):  # flips are exact mirrored stores of the resampling
+        out = _affine(x4, m, order, fill_mode, cval, hflip, vflip)
+        hflip = vflip = np.zeros(len(hflip), bool)
+    else:
+        if order == 1 and fill_mode in ("nearest", "reflect"):
+            m, hflip, vflip = _geometry.fold_flips(m, hflip, vflip, h, w)
+        out = _affine(x4, m, order, fill_mode, cval)
     p = params.to(x4.device)
-    out = _channel_shift(out, p.channel_shift_intensity)
+    out = _channel_shift(out, p.channel_shift_intensity)  # commutes with the flips (§A11.4)
     if hflip.any() or vflip.any():
         out = _flip(out, torch.from_numpy(hflip), torch.from_numpy(vflip))
     out = _brightness(out, p.brightness)
