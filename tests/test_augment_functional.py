@@ -72,7 +72,8 @@ def random_matrices(n: int, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("order", [0, 1])
 @pytest.mark.parametrize("mode", MODES)
-def test_affine_transform_matches_scipy(mode: str, order: int, dtype: torch.dtype) -> None:
+def test_affine_transform_matches_scipy(mode: str, order: int, dtype: torch.dtype, kernel: str) -> None:
+    """The compiled kernel equals scipy exactly; the torch kernels to float rounding at order 1."""
     ndi = pytest.importorskip("scipy.ndimage")
     rng = np.random.default_rng(order)
     npdt = np.float64 if dtype == torch.float64 else np.float32
@@ -91,7 +92,7 @@ def test_affine_transform_matches_scipy(mode: str, order: int, dtype: torch.dtyp
                 for b in range(6)
             ]
         )
-        if order == 0:
+        if order == 0 or kernel == "native":
             np.testing.assert_array_equal(got, ref)
         else:
             np.testing.assert_allclose(got, ref, atol=1e-8 if dtype == torch.float64 else 2e-3, rtol=0)

@@ -1,8 +1,9 @@
 """Differential tests: ``Augment(keras_quirks=True)`` against real Keras's ``apply_transform``.
 
 keras-semantics §A11 (affine matrix and quirks §A11.1, fill modes §A11.3, channel shift §A11.4,
-brightness §A11.5). Parity target: within 1 grey level on >= 99% of values and mean absolute
-difference < 0.25; order 0 with integer shifts/flips must be exact.
+brightness §A11.5). Parity target: on the CPU with the compiled kernel, Keras's pixels bit for
+bit; with the torch kernels (other devices, no extension) within 1 grey level on >= 99% of
+values and mean absolute difference < 0.25; order 0 with integer shifts/flips must be exact.
 """
 
 from __future__ import annotations
@@ -100,13 +101,20 @@ def ours(aug: Augment, x_chw: np.ndarray, params: dict) -> np.ndarray:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("order", [0, 1])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_apply_transform_matches_keras(fmt: str, order: int, mode: str, shape: tuple[int, int]) -> None:
-    """§A11: every explicit dict, square and non-square, every fill mode and order."""
+def test_apply_transform_matches_keras(fmt: str, order: int, mode: str, shape: tuple[int, int],
+                                       kernel: str) -> None:
+    """§A11: every explicit dict, square and non-square, every fill mode and order. On the CPU
+    the compiled kernel gives Keras's pixels bit for bit; the torch kernels meet the parity
+    target of the module docstring."""
     gen = ImageDataGenerator(fill_mode=mode, cval=17.0, interpolation_order=order, data_format=fmt)
     aug = Augment(fill_mode=mode, cval=17.0, interpolation_order=order, keras_quirks=True)
     x = smooth_image(*shape, seed=shape[1] + order)
     for name, params in DICTS:
-        diff = np.abs(ours(aug, x, params) - keras_apply(gen, x, params, fmt))
+        got, want = ours(aug, x, params), keras_apply(gen, x, params, fmt)
+        if kernel == "native":
+            np.testing.assert_array_equal(got, want, err_msg=name)
+            continue
+        diff = np.abs(got - want)
         assert (diff <= 1.0).mean() >= 0.99, (name, float((diff > 1).mean()))
         assert diff.mean() < 0.25, (name, float(diff.mean()))
 

@@ -29,7 +29,8 @@ _MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
 
 
 def available() -> bool:
-    """The extension is built and enabled."""
+    """Whether the compiled CPU kernel is built (at install, where a C compiler exists) and
+    enabled; without it the torch kernels resample, slower and exact only to float rounding."""
     return _warp is not None and ENABLED
 
 
