@@ -31,12 +31,15 @@ def _compiler() -> str | None:
     return shutil.which(cc)
 
 
-def test_the_extension_is_built_wherever_a_c_compiler_exists() -> None:
+def test_the_extensions_are_built_wherever_a_c_compiler_exists() -> None:
     """A silent build failure (``optional=True`` in setup.py) would fall back to the slower
-    torch kernels; where the interpreter's compiler exists the extension must be there."""
+    torch kernels and PIL; where the interpreter's compiler exists both must be there."""
+    from kdir_torch.io import turbo_jpeg
+
     if _compiler() is None:
-        pytest.skip("no C compiler: the torch kernels serve")
+        pytest.skip("no C compiler: the torch kernels and PIL serve")
     assert _native._warp is not None, "kdir_torch.augment._warp failed to build; see setup.py"
+    assert turbo_jpeg._pick is not None, "kdir_torch.io._pick failed to build; see setup.py"
 
 
 def matrices(n: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
