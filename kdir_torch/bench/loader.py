@@ -1,7 +1,9 @@
 """Loader benchmark: a photo-like JPEG tree (or the user's), the decode+resize bound, our loader, peers.
 
 Every rate is images/s measured in this run; ratios compare against the raw bound (PIL decode +
-resize of the same files, one process per core) and against each installed peer.
+resize of the same files, one process per core) and against each installed peer. A second
+bound does the same with torchvision's libjpeg-turbo decode (``io/turbo_jpeg.py``: PIL's
+pixels, cheaper), which ``make_loader`` itself uses for such files when torchvision is installed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,27 @@ def _decode_resize(path: str, draft: bool = False) -> int:
         rgb = img if img.mode == "RGB" else img.convert("RGB")
         arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
     return arr.shape[0]
+
+
+def _turbo_decode_resize(path: str) -> int:
+    """The torchvision bound's work per file: read, decode with libjpeg-turbo, PIL's nearest
+    pick into an array (the same pixels as ``_decode_resize``)."""
+    from ..io.turbo_jpeg import decode_file
+
+    with open(path, "rb") as fp:
+        arr = decode_file(fp, SIZE, False, False)
+    return -1 if arr is None else arr.shape[0]
+
+
+def turbo_bound(paths: list[str], pool):
+    """``_turbo_decode_resize`` of every file on ``pool``; None without torchvision or the
+    ``_pick`` extension."""
+    from ..io import turbo_jpeg
+
+    if not turbo_jpeg.available():
+        return None
+    pool.map(_turbo_decode_resize, paths[:16])
+    return lambda: len(pool.map(_turbo_decode_resize, paths, chunksize=16))
 
 
 def fork_pool(workers: int, stack: contextlib.ExitStack):
@@ -243,7 +266,9 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
     print(f"[loader] tree {root}: {len(paths)} images ready in {took:.1f}s; "
           f"{workers} workers; make_loader to {device}; {rounds} interleaved rounds, median shown")
     with contextlib.ExitStack() as stack:
-        runs = {"raw_bound": raw_bound(paths, fork_pool(workers, stack)),
+        pool = fork_pool(workers, stack)
+        runs = {"raw_bound": raw_bound(paths, pool),
+                "raw bound, torchvision decode (PIL's pixels)": turbo_bound(paths, pool),
                 **keras_legacy(root, workers, stack),
                 "kdir_torch make_loader": ours(root, workers, device=device),
                 "kdir_torch make_loader (channels_last)": ours(root, workers, "channels_last",

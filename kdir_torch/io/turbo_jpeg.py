@@ -69,8 +69,11 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
         channels_first: ``(3, H, W)`` planes instead of ``(H, W, 3)``.
 
     Returns:
-        uint8 array equal to the PIL path's, or None: not such a JPEG, or torchvision failed.
+        uint8 array equal to the PIL path's, or None: the path is unavailable, the file is not
+        such a JPEG, or torchvision failed on it.
     """
+    if not available():  # also imports torchvision's decoder in a fresh (forked) process
+        return None
     head = fp.read(3)
     if head != b"\xff\xd8\xff":
         return None
