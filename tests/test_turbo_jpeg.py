@@ -175,3 +175,14 @@ def test_without_torchvision_pil_decodes(tmp_path, monkeypatch) -> None:
     assert not turbo_jpeg.available()
     path = jpeg(tmp_path / "n.jpg", 30, 30)
     assert legacy.load_array(path, target_size=(10, 10)).shape == (10, 10, 3)
+
+
+@pytest.mark.parametrize("keep_aspect_ratio", [False, True])
+def test_jpeg_draft_without_a_reduction_takes_the_path(tmp_path, monkeypatch, calls, keep_aspect_ratio) -> None:
+    """No DCT scale applies (the file is under twice the target): the draft decode is the full
+    one, so the cheaper decoder serves it too, with the same pixels."""
+    path = jpeg(tmp_path / "s.jpg", 300, 400)
+    fast, slow = both(path, monkeypatch, target_size=(224, 224), jpeg_draft=True,
+                      keep_aspect_ratio=keep_aspect_ratio)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(fast, slow)

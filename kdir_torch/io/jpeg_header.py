@@ -1,4 +1,4 @@
-"""Which JPEG files a batched GPU decoder (nvJPEG) may take: a byte scan, nothing decoded.
+"""Which JPEG files a GPU decoder (nvJPEG) or torchvision's CPU decoder may take: a byte scan.
 
 ``make_loader(decode_on="device")`` sends a file's bytes to the GPU only when this scan says
 the decoders agree on it; every other file is decoded on the host exactly as without the
@@ -30,6 +30,16 @@ def gpu_components(data: bytes | memoryview) -> int | None:
         1 (grayscale) or 3 (YCbCr colour) when every condition of the module docstring
         holds; None for anything else (not a JPEG, another frame type, CMYK, truncated, ...).
     """
+    found = frame(data)
+    return None if found is None else found[0]
+
+
+def frame(data: bytes | memoryview) -> tuple[int, int, int] | None:
+    """``(components, height, width)`` of a JPEG file the decoders may take, else None.
+
+    As :func:`gpu_components`, with the frame's size from its SOF segment (a frame whose
+    height is left to a later DNL marker, 0 here, is not taken).
+    """
     data = memoryview(data)
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8 or data[2] != 0xFF:
@@ -39,7 +49,7 @@ def gpu_components(data: bytes | memoryview) -> int | None:
         end -= 1
     if data[end - 2] != 0xFF or data[end - 1] != 0xD9:
         return None
-    pos, adobe_rgb, components = 2, False, None
+    pos, adobe_rgb, components, height, width = 2, False, None, 0, 0
     while pos + 4 <= n and components is None:
         if data[pos] != 0xFF:
             return None
@@ -58,9 +68,11 @@ def gpu_components(data: bytes | memoryview) -> int | None:
             if len(segment) < 6 or segment[0] != 8:
                 return None
             components = segment[5]
+            height = (segment[1] << 8) | segment[2]
+            width = (segment[3] << 8) | segment[4]
         elif marker in _SOF_OTHER or marker == 0xDA:  # other frames, or scan data first
             return None
         pos += 2 + length
-    if components == 1 or (components == 3 and not adobe_rgb):
-        return components
+    if height > 0 and width > 0 and (components == 1 or (components == 3 and not adobe_rgb)):
+        return components, height, width
     return None

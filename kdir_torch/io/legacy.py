@@ -160,9 +160,10 @@ def load_array(path: str | BinaryIO, color_mode: str = "rgb",
             needed, as Keras.
     """
     if not hasattr(path, "read") and (formats is None or "JPEG" in formats) \
-            and turbo_jpeg.takes(color_mode, target_size, interpolation, jpeg_draft):
+            and turbo_jpeg.takes(color_mode, target_size, interpolation):
         with open_regular(os.fspath(path)) as fp:
-            arr = turbo_jpeg.decode_file(fp, target_size, keep_aspect_ratio, channels_first)
+            arr = turbo_jpeg.decode_file(fp, target_size, keep_aspect_ratio, channels_first,
+                                         jpeg_draft)
             if arr is not None:
                 return arr
             fp.seek(0)

@@ -6,10 +6,12 @@ call costs about 20 % less (no RGBX store, no band unpacking; 640 against 820 µ
 ~500x375 photo here). ``load_array`` takes this path for a file only when
 
 * torchvision and the extension ``kdir_torch.io._pick`` import (``ENABLED`` is the test seam),
-* the colour mode is "rgb", there is no ``jpeg_draft``, and a resize, if one is needed, uses
-  PIL's nearest filter (with or without Keras's ``keep_aspect_ratio`` box),
-* the byte scan of ``jpeg_header.gpu_components`` finds 3 components: 8-bit YCbCr,
-  baseline/extended/progressive Huffman, ending in an end-of-image marker;
+* the colour mode is "rgb" and a resize, if one is needed, uses PIL's nearest filter (with
+  or without Keras's ``keep_aspect_ratio`` box),
+* the byte scan of ``jpeg_header.frame`` finds 3 components: 8-bit YCbCr,
+  baseline/extended/progressive Huffman, ending in an end-of-image marker,
+* with ``jpeg_draft``, the file is too small for any DCT reduction (``draft_scale`` is 1), so
+  the draft decode would be the full one;
 
 then the resize picks PIL's nearest-filter source pixels (``pil_resize._nearest_index``)
 straight into the layout asked for. Every other file, and any file torchvision fails on, is
@@ -24,7 +26,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from .jpeg_header import gpu_components
+from .jpeg_draft import draft_scale
+from .jpeg_header import frame
 from .pil_resize import _nearest_index
 
 try:
@@ -51,15 +54,14 @@ def available() -> bool:
     return _decode_jpeg is not False
 
 
-def takes(color_mode: str, target_size: tuple[int, int] | None, interpolation: object,
-          jpeg_draft: bool) -> bool:
+def takes(color_mode: str, target_size: tuple[int, int] | None, interpolation: object) -> bool:
     """Whether files loaded with these options may take this path (before any byte is read)."""
-    return (color_mode == "rgb" and not jpeg_draft
-            and (target_size is None or interpolation == "nearest") and available())
+    return color_mode == "rgb" and (target_size is None or interpolation == "nearest") \
+        and available()
 
 
 def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_ratio: bool,
-                channels_first: bool) -> np.ndarray | None:
+                channels_first: bool, jpeg_draft: bool = False) -> np.ndarray | None:
     """Decode an open file if it is a JPEG this path takes (module docstring).
 
     Args:
@@ -67,6 +69,8 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
         target_size: ``(height, width)``, or None to keep the file's size.
         keep_aspect_ratio: Keras's centre crop before the resize (``legacy.crop_box``).
         channels_first: ``(3, H, W)`` planes instead of ``(H, W, 3)``.
+        jpeg_draft: the caller's ``jpeg_draft``: a file a DCT reduction applies to is left to
+            PIL's draft decode.
 
     Returns:
         uint8 array equal to the PIL path's, or None: the path is unavailable, the file is not
@@ -78,7 +82,11 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
     if head != b"\xff\xd8\xff":
         return None
     data = head + fp.read()
-    if gpu_components(data) != 3:
+    found = frame(data)
+    if found is None or found[0] != 3:
+        return None
+    if jpeg_draft and target_size is not None and _reduces(found[1], found[2], target_size,
+                                                          keep_aspect_ratio):
         return None
     try:
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its image decoders
@@ -119,6 +127,17 @@ def _resize(image: torch.Tensor, target_size: tuple[int, int] | None, keep_aspec
         strides = (1, out_w * 3, 3)
     _pick.pick(hwc.numpy(), (h, w, 3), (w * 3, 3, 1), rows, cols, out, strides)
     return out
+
+
+def _reduces(h: int, w: int, target_size: tuple[int, int], keep_aspect_ratio: bool) -> bool:
+    """``legacy.draft_box`` would ask for a reduced-DCT decode of an ``h`` x ``w`` JPEG."""
+    from .legacy import crop_box
+
+    th, tw = int(target_size[0]), int(target_size[1])
+    if (h, w) == (th, tw):
+        return False
+    left, top, right, bottom = crop_box(w, h, tw, th) if keep_aspect_ratio else (0, 0, w, h)
+    return draft_scale(right - left, bottom - top, tw, th) > 1
 
 
 def _identity(n: int) -> np.ndarray:
