@@ -186,3 +186,19 @@ def test_jpeg_draft_without_a_reduction_takes_the_path(tmp_path, monkeypatch, ca
                       keep_aspect_ratio=keep_aspect_ratio)
     assert len(calls) == 1
     np.testing.assert_array_equal(fast, slow)
+
+
+def test_pils_pixel_limit_still_warns_and_refuses(tmp_path, monkeypatch, calls) -> None:
+    """docs/robustness.md: over ``MAX_IMAGE_PIXELS`` PIL warns, over twice it refuses the file
+    (a decompression bomb); such JPEGs are left to PIL, which does both as before."""
+    path = jpeg(tmp_path / "big.jpg", 60, 80)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 60 * 80 - 1)
+    with pytest.warns(Image.DecompressionBombWarning):
+        legacy.load_array(path, target_size=(10, 10))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 60 * 80 // 2 - 1)
+    with pytest.raises(Image.DecompressionBombError):
+        legacy.load_array(path, target_size=(10, 10))
+    assert not calls
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    legacy.load_array(path, target_size=(10, 10))
+    assert len(calls) == 1

@@ -10,6 +10,8 @@ call costs about 20 % less (no RGBX store, no band unpacking; 640 against 820 µ
   or without Keras's ``keep_aspect_ratio`` box),
 * the byte scan of ``jpeg_header.frame`` finds 3 components: 8-bit YCbCr,
   baseline/extended/progressive Huffman, ending in an end-of-image marker,
+* the frame has at most ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (above it PIL warns, above twice
+  it PIL refuses the file as a decompression bomb: both stay PIL's),
 * with ``jpeg_draft``, the file is too small for any DCT reduction (``draft_scale`` is 1), so
   the draft decode would be the full one;
 
@@ -25,6 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .jpeg_draft import draft_scale
 from .jpeg_header import frame
@@ -84,6 +87,9 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
     data = head + fp.read()
     found = frame(data)
     if found is None or found[0] != 3:
+        return None
+    limit = Image.MAX_IMAGE_PIXELS  # read per file, as PIL does
+    if limit is not None and found[1] * found[2] > limit:
         return None
     if jpeg_draft and target_size is not None and _reduces(found[1], found[2], target_size,
                                                           keep_aspect_ratio):
