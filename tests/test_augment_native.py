@@ -174,3 +174,28 @@ def test_without_the_extension_the_torch_kernels_serve(monkeypatch) -> None:
     m = matrices(4, 12, 21, rng)
     got = F.affine_transform(torch.from_numpy(x), torch.from_numpy(m), 1, "nearest").numpy()
     np.testing.assert_allclose(got, scipy_reference(x, m, 1, "nearest", 0.0), atol=2e-3, rtol=0)
+
+
+@built
+@pytest.mark.parametrize("mode", MODES)
+def test_huge_and_nan_positions_read_inside_the_image(mode: str) -> None:
+    """Every tap is clamped into the image, whatever the matrix: a huge shift reads edge pixels
+    (or cval), NaN gives NaN or cval, and both paths agree (scipy converts such positions
+    with undefined behaviour, so it is not the reference here)."""
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.uniform(0, 255, (4, 3, 9, 13)).astype(np.float32))
+    m = np.tile(np.eye(3), (4, 1, 1))
+    m[0, :2, 2] = [1e30, -1e30]
+    m[1, :2, 2] = [-1e19, 3e18]
+    m[2, 0, 0] = np.nan
+    m[3, :2, :2] = [[1e300, 0.0], [0.0, -1e300]]
+    outs = []
+    for simd in (True, False):
+        _native.SIMD = simd
+        try:
+            outs.append(_native.warp(x, m, 1, mode, 5.0))
+        finally:
+            _native.SIMD = True
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0, equal_nan=True)
+    finite = outs[0][torch.isfinite(outs[0])]
+    assert finite.numel() and bool(((finite >= 0) & (finite <= 255)).all())

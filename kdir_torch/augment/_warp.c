@@ -74,6 +74,12 @@ static double map_coord(double in, idx_t len, int mode) {
 
 static inline idx_t clamp_idx(idx_t i, idx_t len) { return i < 0 ? 0 : i >= len ? len - 1 : i; }
 
+/* An integral double as an index, first limited to [-1, len] so that any position (huge, or
+ * NaN: -1) converts safely; every caller clamps the taps into the image afterwards. */
+static inline idx_t index_of(double f, idx_t len) {
+    return !(f >= -1.0) ? -1 : f > (double)len ? len : (idx_t)f;
+}
+
 /* constant: a position outside [0, n - 1] reads cval (false for NaN) */
 static inline int outside(double cc, idx_t len) { return !(cc >= 0 && cc <= (double)(len - 1)); }
 
@@ -86,7 +92,7 @@ static inline int axis_taps(double cc, idx_t len, int mode, idx_t *i0, idx_t *i1
         cc = map_coord(cc, len, mode);
     }
     double f = floor(cc);
-    idx_t s = (idx_t)f;
+    idx_t s = index_of(f, len);
     *w0 = 1.0 - (cc - f);
     *w1 = 1.0 - *w0;
     *i0 = clamp_idx(s, len);
@@ -104,8 +110,8 @@ static inline int axis_taps(double cc, idx_t len, int mode, idx_t *i0, idx_t *i1
             }                                                                                  \
             double my = j->mode == MODE_CONSTANT ? y : map_coord(y, j->H, j->mode);            \
             double mx = j->mode == MODE_CONSTANT ? x : map_coord(x, j->W, j->mode);            \
-            const T *p = in + clamp_idx((idx_t)floor(my + 0.5), j->H) * sh +                    \
-                         clamp_idx((idx_t)floor(mx + 0.5), j->W) * sw;                          \
+            const T *p = in + clamp_idx(index_of(floor(my + 0.5), j->H), j->H) * sh +           \
+                         clamp_idx(index_of(floor(mx + 0.5), j->W), j->W) * sw;                 \
             for (idx_t k = 0; k < C; k++) {                                                    \
                 double t = 0.0;                                                                \
                 t += (double)p[k * sc];                                                        \
@@ -173,8 +179,6 @@ __attribute__((target("avx2"))) static inline __m128 load4(const float *p, __m12
 __attribute__((target("avx2"))) static inline void prefetch_at(const float *p, idx_t off) {
     _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)(off * (idx_t)sizeof(float))), _MM_HINT_T0);
 }
-
-__attribute__((target("avx2"))) static inline __m128 zero_ps(void) { return _mm_setzero_ps(); }
 
 /* Taps and weights of four positions along one axis of length n (AVX2). ``lo``/``hi``: the
  * clamped tap indices; for nearest and constant (and in-range positions of any mode) this is
@@ -297,13 +301,13 @@ __attribute__((target("avx2"))) static void row_f32_avx2(const job_t *j, idx_t r
                 const float *p = in + k * sc;
                 prefetch_at(p, a1[0] + ahead);
                 prefetch_at(p, a1[3] + ahead);
-                __m128 u = _mm_loadh_pi(_mm_loadl_pi(zero_ps(), (const __m64 *)(p + a0[0])),
+                __m128 u = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(p + a0[0])),
                                         (const __m64 *)(p + a0[1]));
-                __m128 v = _mm_loadh_pi(_mm_loadl_pi(zero_ps(), (const __m64 *)(p + a0[2])),
+                __m128 v = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(p + a0[2])),
                                         (const __m64 *)(p + a0[3]));
-                __m128 e = _mm_loadh_pi(_mm_loadl_pi(zero_ps(), (const __m64 *)(p + a1[0])),
+                __m128 e = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(p + a1[0])),
                                         (const __m64 *)(p + a1[1]));
-                __m128 g = _mm_loadh_pi(_mm_loadl_pi(zero_ps(), (const __m64 *)(p + a1[2])),
+                __m128 g = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(p + a1[2])),
                                         (const __m64 *)(p + a1[3]));
                 __m256d t = sum4(_mm_shuffle_ps(u, v, _MM_SHUFFLE(2, 0, 2, 0)),
                                  _mm_shuffle_ps(u, v, _MM_SHUFFLE(3, 1, 3, 1)),
