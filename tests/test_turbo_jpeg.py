@@ -202,3 +202,32 @@ def test_pils_pixel_limit_still_warns_and_refuses(tmp_path, monkeypatch, calls) 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     legacy.load_array(path, target_size=(10, 10))
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("name,shape,save", FILES[:4], ids=[f[0] for f in FILES[:4]])
+@pytest.mark.parametrize("kw", [dict(), dict(interpolation="nearest"), dict(crop_to_aspect_ratio=True),
+                                dict(jpeg_draft=True)], ids=str)
+def test_the_modern_api_decodes_the_same_pixels(tmp_path, monkeypatch, calls, name, shape, save, kw) -> None:
+    """``image_dataset_from_directory``'s decode (3 channels) takes the path too, then resizes
+    as ever; with ``jpeg_draft`` a file a DCT scale applies to (here: both sides >= 128 at
+    64x64) stays PIL's."""
+    from kdir_torch.io import modern
+
+    path = jpeg(tmp_path / "m.jpg", *shape, **save)
+    got = []
+    for enabled in (True, False):
+        monkeypatch.setattr(turbo_jpeg, "ENABLED", enabled)
+        got.append(modern.load_image(path, 3, (64, 64), **kw))
+    torch.testing.assert_close(got[0], got[1], rtol=0, atol=0)
+    reduced = kw.get("jpeg_draft") and min(shape) >= 128
+    assert bool(calls) != bool(reduced)
+
+
+def test_the_modern_api_keeps_pil_for_other_channel_counts(tmp_path, calls) -> None:
+    from kdir_torch.io import modern
+
+    path = jpeg(tmp_path / "g.jpg", 40, 40)
+    assert modern.load_image(path, 1, (16, 16)).shape == (1, 16, 16)
+    with pytest.raises(ValueError):  # TF refuses 4 channels for a JPEG; so do we, as before
+        modern.load_image(path, 4, (16, 16))
+    assert not calls

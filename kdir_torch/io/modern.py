@@ -29,13 +29,16 @@ JPEG at a reduced DCT scale (``draft_scale_for``), then applies the same rules t
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .files import MODERN_FORMATS, ForeignFormatError, open_image
+from . import turbo_jpeg
+from .files import MODERN_FORMATS, ForeignFormatError, open_image, open_regular
 from .jpeg_draft import draft_scale, request_draft
 from .modern_resize import METHODS, resize
 
@@ -113,6 +116,19 @@ def decode_image(path: str, channels: int,
     """
     if channels not in _COLOR_MODES:
         raise ValueError(f"`channels` must be 1, 3 or 4. Received: channels={channels!r}")
+    if channels == 3 and turbo_jpeg.available():
+        with open_regular(os.fspath(path)) as fp:
+            image = turbo_jpeg.decode_modern(fp, scale_for)
+            if image is not None:
+                return image
+            fp.seek(0)
+            return _decode_pil(fp, channels, scale_for)
+    return _decode_pil(path, channels, scale_for)
+
+
+def _decode_pil(path: str | BinaryIO, channels: int,
+                scale_for: Callable[[int, int], int] | None) -> torch.Tensor:
+    """``decode_image`` with PIL (every format and channel count)."""
     try:
         with open_image(path, MODERN_FORMATS) as img:
             kind = _FORMATS[img.format]

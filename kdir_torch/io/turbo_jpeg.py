@@ -3,11 +3,13 @@
 PIL and ``torchvision.io.decode_jpeg`` both decode with libjpeg-turbo, its accurate integer
 IDCT and fancy upsampling, so the RGB pixels of a YCbCr JPEG agree bit for bit; torchvision's
 call costs about 20 % less (no RGBX store, no band unpacking; 640 against 820 µs for a
-~500x375 photo here). ``load_array`` takes this path for a file only when
+~500x375 photo here). ``legacy.load_array`` and ``modern.decode_image`` take this path for a
+file only when
 
 * torchvision and the extension ``kdir_torch.io._pick`` import (``ENABLED`` is the test seam),
 * the colour mode is "rgb" and a resize, if one is needed, uses PIL's nearest filter (with
-  or without Keras's ``keep_aspect_ratio`` box),
+  or without Keras's ``keep_aspect_ratio`` box); for the modern API (``modern.decode_image``)
+  three channels, whatever resize follows,
 * the byte scan of ``jpeg_header.frame`` finds 3 components: 8-bit YCbCr,
   baseline/extended/progressive Huffman, ending in an end-of-image marker,
 * the frame has at most ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (above it PIL warns, above twice
@@ -15,14 +17,17 @@ call costs about 20 % less (no RGBX store, no band unpacking; 640 against 820 µ
 * with ``jpeg_draft``, the file is too small for any DCT reduction (``draft_scale`` is 1), so
   the draft decode would be the full one;
 
-then the resize picks PIL's nearest-filter source pixels (``pil_resize._nearest_index``)
-straight into the layout asked for. Every other file, and any file torchvision fails on, is
-decoded by PIL from the same open file, so errors, warnings and other conversions stay PIL's.
+then the legacy resize picks PIL's nearest-filter source pixels (``pil_resize._nearest_index``)
+straight into the layout asked for, and the modern API resizes the decoded image as ever.
+Every other file, and any file torchvision fails on, is decoded by PIL from the same open file,
+so errors, warnings and other conversions stay PIL's.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -65,7 +70,7 @@ def takes(color_mode: str, target_size: tuple[int, int] | None, interpolation: o
 
 def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_ratio: bool,
                 channels_first: bool, jpeg_draft: bool = False) -> np.ndarray | None:
-    """Decode an open file if it is a JPEG this path takes (module docstring).
+    """``legacy.load_array`` of an open file if it is a JPEG this path takes (module docstring).
 
     Args:
         fp: binary file at offset 0 (left anywhere when None is returned: seek back).
@@ -79,6 +84,33 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
         uint8 array equal to the PIL path's, or None: the path is unavailable, the file is not
         such a JPEG, or torchvision failed on it.
     """
+    reduces = None
+    if jpeg_draft and target_size is not None:
+        reduces = functools.partial(_reduces, target_size=target_size,
+                                    keep_aspect_ratio=keep_aspect_ratio)
+    image = _decode(fp, reduces)
+    return None if image is None else _resize(image, target_size, keep_aspect_ratio,
+                                              channels_first)
+
+
+def decode_modern(fp: BinaryIO, scale_for: Callable[[int, int], int] | None) -> torch.Tensor | None:
+    """``modern.decode_image(..., channels=3)`` of an open file if it is such a JPEG.
+
+    Args:
+        fp: binary file at offset 0 (left anywhere when None is returned: seek back).
+        scale_for: the caller's ``(H, W) -> s`` draft rule; a file it would reduce (s > 1) is
+            left to PIL's draft decode.
+
+    Returns:
+        ``(3, H, W)`` contiguous uint8 tensor equal to PIL's decode, or None (as ``decode_file``).
+    """
+    image = _decode(fp, None if scale_for is None else lambda h, w: scale_for(h, w) > 1)
+    return None if image is None else image.contiguous()
+
+
+def _decode(fp: BinaryIO, reduces: Callable[[int, int], bool] | None) -> torch.Tensor | None:
+    """torchvision's decode of an open file that passes every check of the module docstring:
+    ``(3, H, W)``, a view of ``(H, W, 3)`` memory; None for any other file."""
     if not available():  # also imports torchvision's decoder in a fresh (forked) process
         return None
     head = fp.read(3)
@@ -89,10 +121,8 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
     if found is None or found[0] != 3:
         return None
     limit = Image.MAX_IMAGE_PIXELS  # read per file, as PIL does
-    if limit is not None and found[1] * found[2] > limit:
-        return None
-    if jpeg_draft and target_size is not None and _reduces(found[1], found[2], target_size,
-                                                          keep_aspect_ratio):
+    if (limit is not None and found[1] * found[2] > limit) or \
+            (reduces is not None and reduces(found[1], found[2])):
         return None
     try:
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its image decoders
@@ -100,9 +130,7 @@ def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_r
             image = _decode_jpeg(torch.frombuffer(data, dtype=torch.uint8))
     except RuntimeError:  # corrupt data: PIL decides (and words the error)
         return None
-    if image.dim() != 3 or image.shape[0] != 3:
-        return None
-    return _resize(image, target_size, keep_aspect_ratio, channels_first)
+    return image if image.dim() == 3 and image.shape[0] == 3 else None
 
 
 def _resize(image: torch.Tensor, target_size: tuple[int, int] | None, keep_aspect_ratio: bool,
@@ -135,7 +163,7 @@ def _resize(image: torch.Tensor, target_size: tuple[int, int] | None, keep_aspec
     return out
 
 
-def _reduces(h: int, w: int, target_size: tuple[int, int], keep_aspect_ratio: bool) -> bool:
+def _reduces(h: int, w: int, *, target_size: tuple[int, int], keep_aspect_ratio: bool) -> bool:
     """``legacy.draft_box`` would ask for a reduced-DCT decode of an ``h`` x ``w`` JPEG."""
     from .legacy import crop_box
 
