@@ -18,7 +18,7 @@ from PIL import Image
 from kdir_torch.io import legacy, turbo_jpeg
 
 pytest.importorskip("torchvision")
-pytestmark = pytest.mark.skipif(not turbo_jpeg.available(),
+pytestmark = pytest.mark.skipif(not turbo_jpeg.prepare(),
                                 reason="torchvision's decoder or the _pick extension is missing")
 
 
@@ -38,7 +38,6 @@ def jpeg(path, h: int, w: int, seed: int = 0, **save) -> str:
 def calls(monkeypatch) -> list[int]:
     """Counts torchvision decodes (the path was taken)."""
     seen: list[int] = []
-    turbo_jpeg.available()
     real = turbo_jpeg._decode_jpeg
 
     def counting(data):
@@ -231,3 +230,24 @@ def test_the_modern_api_keeps_pil_for_other_channel_counts(tmp_path, calls) -> N
     with pytest.raises(ValueError):  # TF refuses 4 channels for a JPEG; so do we, as before
         modern.load_image(path, 4, (16, 16))
     assert not calls
+
+
+def test_only_a_dataset_that_can_use_the_path_imports_torchvision(tmp_path) -> None:
+    """Importing torchvision costs ~2 s: ``kt.load_img`` and a grayscale dataset never do it;
+    an rgb / nearest dataset does, in the main process, so forked workers inherit it."""
+    import subprocess
+    import sys
+
+    (tmp_path / "c").mkdir()
+    path = jpeg(tmp_path / "c" / "a.jpg", 20, 20)
+    code = (
+        "import sys, kdir_torch as kt\n"
+        f"kt.load_img({path!r}, target_size=(8, 8))\n"
+        f"kt.KerasDirDataset({str(tmp_path)!r}, color_mode='grayscale', verbose=False)\n"
+        "print('torchvision' in sys.modules)\n"
+        f"kt.KerasDirDataset({str(tmp_path)!r}, verbose=False)\n"
+        "print('torchvision' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]

@@ -261,6 +261,9 @@ def loader_throughput(n_images: int = 2000, num_workers: int | None = None, root
     Returns:
         Median images/s per contender name (``"raw_bound"``, ``"kdir_torch make_loader"``, ...).
     """
+    from ..io import turbo_jpeg
+
+    turbo_jpeg.prepare()  # before the pool forks: its processes inherit the decoder
     workers = num_workers or len(os.sched_getaffinity(0))
     root, paths, took = photo_tree_paths(n_images, root)
     print(f"[loader] tree {root}: {len(paths)} images ready in {took:.1f}s; "

@@ -14,7 +14,7 @@ from ..cache import SlotSpec, attach_cache, cached, check_cache_args
 from ..errors import ImageDecodeError
 from ..index import DirectoryIndex, StringTable, index_directory
 from ..index.roots import index_roots
-from ..io import InterpolationError, load_array
+from ..io import InterpolationError, load_array, turbo_jpeg
 from ..labels import check_label_dtype, encode_class_mode
 from .base import DirDataset, convert
 
@@ -39,6 +39,8 @@ def set_image_settings(ds: DirDataset, channels: int, color_mode: str, class_mod
     hw = ds.target_size or (None, None)
     ds.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
     ds.augment, ds.standardize, ds.seed, ds.epoch = augment, standardize, seed, 0
+    if color_mode == "rgb" and (ds.target_size is None or interpolation == "nearest"):
+        turbo_jpeg.prepare()  # colour JPEGs can take the libjpeg-turbo path (io/turbo_jpeg.py)
 
 
 class KerasDirDataset(DirDataset):

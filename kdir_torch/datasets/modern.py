@@ -21,6 +21,7 @@ import torch
 from .. import _validation as v
 from ..cache import SlotSpec, attach_cache, cached, check_cache_args
 from ..errors import ImageDecodeError
+from ..io import turbo_jpeg
 from ..index import StringTable
 from ..io.modern import CROP_PAD_MESSAGE, check_crop_interpolation, load_image
 from ..io.modern_resize import METHODS
@@ -184,6 +185,8 @@ class ModernDirDataset(DirDataset):
         self.target_transform = v.check_callable("target_transform", target_transform)
         self.jpeg_draft = v.check_bool("jpeg_draft", jpeg_draft)
         self.epoch = 0
+        if c == 3:
+            turbo_jpeg.prepare()  # colour JPEGs can take the libjpeg-turbo path (io/turbo_jpeg.py)
         attach_cache(self, cache, cache_dir, cache_bytes)
 
     @property

@@ -6,7 +6,11 @@ call costs about 20 % less (no RGBX store, no band unpacking; 640 against 820 µ
 ~500x375 photo here). ``legacy.load_array`` and ``modern.decode_image`` take this path for a
 file only when
 
-* torchvision and the extension ``kdir_torch.io._pick`` import (``ENABLED`` is the test seam),
+* the extension ``kdir_torch.io._pick`` is built and torchvision's decoder was imported by
+  :func:`prepare` (``ENABLED`` is the test seam). The datasets call it when they are built
+  with options that can use the path, in the main process: importing torchvision takes ~2 s,
+  paid once there and inherited by forked ``DataLoader`` workers, never per worker. Workers
+  started with spawn or forkserver keep PIL (no import, the same pixels);
 * the colour mode is "rgb" and a resize, if one is needed, uses PIL's nearest filter (with
   or without Keras's ``keep_aspect_ratio`` box); for the modern API (``modern.decode_image``)
   three channels, whatever resize follows,
@@ -48,18 +52,23 @@ ENABLED = True
 _decode_jpeg = None  # torchvision.io.decode_jpeg once imported; False when it cannot be
 
 
-def available() -> bool:
-    """torchvision's decoder and the ``_pick`` extension are importable, and the path enabled."""
+def prepare() -> bool:
+    """Import torchvision's decoder for this path (once per process; ~2 s when torchvision is
+    not imported yet) and tell whether the path is available."""
     global _decode_jpeg
-    if not ENABLED or _pick is None:
-        return False
-    if _decode_jpeg is None:
+    if ENABLED and _pick is not None and _decode_jpeg is None:
         try:
             from torchvision.io import decode_jpeg
         except (ImportError, RuntimeError, OSError):  # absent, or built against another torch
             decode_jpeg = False
         _decode_jpeg = decode_jpeg
-    return _decode_jpeg is not False
+    return available()
+
+
+def available() -> bool:
+    """The path is enabled, ``_pick`` is built and :func:`prepare` imported the decoder here
+    (or in the parent of this forked process). Never imports anything."""
+    return ENABLED and _pick is not None and _decode_jpeg not in (None, False)
 
 
 def takes(color_mode: str, target_size: tuple[int, int] | None, interpolation: object) -> bool:
@@ -111,7 +120,7 @@ def decode_modern(fp: BinaryIO, scale_for: Callable[[int, int], int] | None) -> 
 def _decode(fp: BinaryIO, reduces: Callable[[int, int], bool] | None) -> torch.Tensor | None:
     """torchvision's decode of an open file that passes every check of the module docstring:
     ``(3, H, W)``, a view of ``(H, W, 3)`` memory; None for any other file."""
-    if not available():  # also imports torchvision's decoder in a fresh (forked) process
+    if not available():
         return None
     head = fp.read(3)
     if head != b"\xff\xd8\xff":
