@@ -4,7 +4,8 @@
  *
  * For output pixel (r, c) of sample b the input position read is, in float64 and in scipy's
  * operation order, row = (m[0][2] + r*m[0][0]) + c*m[0][1] and col = (m[1][2] + r*m[1][0]) +
- * c*m[1][1]. Out-of-range positions follow the fill mode as scipy (>= 1.6) does:
+ * c*m[1][1]. Out-of-range positions follow the fill mode as scipy 1.17 (the version the tests
+ * compare with) does:
  *   constant: cval once a position leaves [0, n - 1] on either axis;
  *   nearest:  order 1 keeps the raw position (its weights) and clamps the two taps; order 0
  *             rounds the clamped position;
