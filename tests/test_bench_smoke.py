@@ -95,7 +95,7 @@ def test_draft_benchmark_prints_every_contender(tmp_path, monkeypatch, capsys):
     res = draft_speed(n_images=4, n_small=4, num_workers=1, rounds=1, diff_images=2,
                       large_size=(450, 600))
     out = capsys.readouterr().out
-    for tag in ("[draft 600x450]", "[draft ~500x375]"):
+    for tag in ("[draft 600x450]", "[draft 600x450 bilinear]", "[draft ~500x375]"):
         lines = [line for line in out.splitlines() if line.startswith(tag) and "img/s" in line]
         assert len(lines) == 4 and all(line.rstrip().endswith("x bound") or "this" in line
                                        for line in lines)

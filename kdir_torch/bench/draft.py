@@ -4,7 +4,10 @@ Two trees at 224x224: camera-size photos (2400x1800, where 1/8 applies) and the 
 ~500x375 photos (where no reduction applies, so ``jpeg_draft`` must cost nothing). On each,
 interleaved rounds time the full-decode bound (PIL decode + resize, one process per core), the
 draft bound (the same with ``Image.draft``) and ``make_loader`` with and without
-``jpeg_draft``; ratios are to the full-decode bound. The pixel difference of ``jpeg_draft``
+``jpeg_draft``; ratios are to the full-decode bound of the same filter. The camera-size photos
+are timed with the nearest filter (the legacy default) and with bilinear (the modern API's
+default; PIL's bilinear of a 2400x1800 image costs about as much as its decode, so the full
+decode bound drops to the 60-85 img/s issue 13 quotes for 2 cores). The pixel difference of ``jpeg_draft``
 from the full decode is measured on the large photos for the legacy and modern loaders.
 """
 
@@ -43,19 +46,22 @@ def pixel_difference(paths: list[str]) -> dict[str, tuple[float, int]]:
     return out
 
 
-def _speed(tag: str, root: str, workers: int, rounds: int) -> dict[str, float]:
+def _speed(tag: str, root: str, workers: int, rounds: int,
+           interpolation: str = "nearest") -> dict[str, float]:
     import kdir_torch as kt
 
     paths = list(kt.index_directory(root).filepaths)
     with contextlib.ExitStack() as stack:
         pool = fork_pool(workers, stack)
-        runs = {"full_bound (PIL decode+resize)": raw_bound(paths, pool, chunksize=8),
-                "draft_bound (PIL draft decode+resize)": raw_bound(paths, pool, True, 8),
-                "kdir_torch make_loader": ours(root, workers),
-                "kdir_torch make_loader (jpeg_draft=True)": ours(root, workers,
-                                                                 jpeg_draft=True)}
+        runs = {"full_bound (PIL decode+resize)": raw_bound(paths, pool, chunksize=8,
+                                                           interpolation=interpolation),
+                "draft_bound (PIL draft decode+resize)": raw_bound(
+                    paths, pool, True, 8, interpolation=interpolation),
+                "kdir_torch make_loader": ours(root, workers, interpolation=interpolation),
+                "kdir_torch make_loader (jpeg_draft=True)": ours(
+                    root, workers, jpeg_draft=True, interpolation=interpolation)}
         res = interleaved(runs, rounds)
-    print(f"[{tag}] {len(paths)} images of {root}")
+    print(f"[{tag}] {len(paths)} images of {root}, {interpolation}")
     return report(tag, runs, res, bound="full_bound (PIL decode+resize)",
                   ours="kdir_torch make_loader (jpeg_draft=True)")
 
@@ -74,8 +80,8 @@ def draft_speed(n_images: int = 200, n_small: int = 400, num_workers: int | None
         large_size: ``(height, width)`` of the large photos.
 
     Returns:
-        ``{"large": medians, "small": medians, "difference": {"legacy nearest": (mean, max),
-        ...}}``, medians in images/s per contender name.
+        ``{"large": medians, "large bilinear": medians, "small": medians, "difference":
+        {"legacy nearest": (mean, max), ...}}``, medians in images/s per contender name.
     """
     workers = num_workers or len(os.sched_getaffinity(0))
     t0 = time.perf_counter()
@@ -84,9 +90,11 @@ def draft_speed(n_images: int = 200, n_small: int = 400, num_workers: int | None
                                    n_images, size=large_size, verbose=True)
     small = build_photo_tree(default_root(f"kdir_bench_photos_{n_small}"), n_small,
                              verbose=True)
-    print(f"[draft] trees ready in {time.perf_counter() - t0:.1f}s; 224x224 nearest; "
+    print(f"[draft] trees ready in {time.perf_counter() - t0:.1f}s; 224x224; "
           f"{workers} workers; {rounds} interleaved rounds, median shown")
     out = {"large": _speed(f"draft {w}x{h}", large, workers, rounds),
+           "large bilinear": _speed(f"draft {w}x{h} bilinear", large, workers, rounds,
+                                    "bilinear"),
            "small": _speed("draft ~500x375", small, workers, rounds)}
     import kdir_torch as kt
 

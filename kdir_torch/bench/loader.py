@@ -22,16 +22,18 @@ from .trees import photo_tree_paths
 SIZE = (224, 224)
 
 
-def _decode_resize(path: str, draft: bool = False) -> int:
+def _decode_resize(path: str, draft: bool = False, interpolation: str = "nearest") -> int:
     """The bound's work per file: PIL decode (reduced-DCT with ``draft``), RGB (a copy only
-    when the file is not RGB, as Keras's ``load_img``), nearest resize, an array."""
+    when the file is not RGB, as Keras's ``load_img``), resize with PIL's ``interpolation``
+    filter, an array."""
     from PIL import Image
 
     with Image.open(path) as img:
         if draft:
             img.draft("RGB", (SIZE[1], SIZE[0]))
         rgb = img if img.mode == "RGB" else img.convert("RGB")
-        arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), Image.Resampling.NEAREST))
+        resample = Image.Resampling[interpolation.upper()]
+        arr = np.asarray(rgb.resize((SIZE[1], SIZE[0]), resample))
     return arr.shape[0]
 
 
@@ -61,10 +63,11 @@ def fork_pool(workers: int, stack: contextlib.ExitStack):
     return stack.enter_context(mp.get_context("fork").Pool(workers))
 
 
-def raw_bound(paths: list[str], pool, draft: bool = False, chunksize: int = 16):
-    """PIL decode + nearest resize of every file on ``pool`` (one process per core; warmed
-    here): the reference every loader figure is a ratio to."""
-    fn = functools.partial(_decode_resize, draft=draft)
+def raw_bound(paths: list[str], pool, draft: bool = False, chunksize: int = 16,
+              interpolation: str = "nearest"):
+    """PIL decode + resize (nearest unless ``interpolation``) of every file on ``pool`` (one
+    process per core; warmed here): the reference every loader figure is a ratio to."""
+    fn = functools.partial(_decode_resize, draft=draft, interpolation=interpolation)
     pool.map(fn, paths[:16])  # warm the pool
     return lambda: len(pool.map(fn, paths, chunksize=chunksize))
 
@@ -72,12 +75,13 @@ def raw_bound(paths: list[str], pool, draft: bool = False, chunksize: int = 16):
 def plain_loader(root: str, workers: int, data_format: str = "channels_first",
                  device: str = "cpu", **dataset_kw):
     """make_loader over the tree with legacy semantics: 224x224, nearest, batch 32, shuffled
-    (``dataset_kw``: more ``KerasDirDataset`` arguments, e.g. ``cache``, ``jpeg_draft``)."""
+    (``dataset_kw``: more ``KerasDirDataset`` arguments, e.g. ``cache``, ``jpeg_draft``,
+    ``interpolation``)."""
     import kdir_torch as kt
 
+    dataset_kw.setdefault("interpolation", "nearest")
     with contextlib.redirect_stdout(io.StringIO()):
-        ds = kt.KerasDirDataset(root, target_size=SIZE, interpolation="nearest",
-                                data_format=data_format, **dataset_kw)
+        ds = kt.KerasDirDataset(root, target_size=SIZE, data_format=data_format, **dataset_kw)
     return kt.make_loader(ds, batch_size=32, shuffle=True, num_workers=workers, seed=0,
                           device=device)
 
