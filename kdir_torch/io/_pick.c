@@ -30,7 +30,7 @@ static PyObject *pick(PyObject *self, PyObject *args) {
                           &cols, &dst, &dc, &dh, &dw))
         return NULL;
     PyObject *result = NULL;
-    idx_t *col_off = NULL;
+    idx_t *col_off = NULL, max_off = 0;
     const idx_t nr = rows.len / (idx_t)sizeof(int64_t), nc = cols.len / (idx_t)sizeof(int64_t);
     const int64_t *ri = rows.buf, *ci = cols.buf;
     if (h <= 0 || w <= 0 || c <= 0 || sh < 0 || sw < 0 || sc < 0 || dc < 0 || dh < 0 || dw < 0) {
@@ -56,6 +56,7 @@ static PyObject *pick(PyObject *self, PyObject *args) {
             goto done;
         }
         col_off[j] = (idx_t)ci[j] * sw;
+        if (col_off[j] > max_off) max_off = col_off[j];
     }
     const uint8_t *s = src.buf;
     uint8_t *d = dst.buf;
@@ -64,9 +65,9 @@ static PyObject *pick(PyObject *self, PyObject *args) {
         for (idx_t i = 0; i < nr; i++) {
             const uint8_t *row = s + (idx_t)ri[i] * sh;
             uint8_t *d0 = d + i * dh, *d1 = d0 + dc, *d2 = d1 + dc;
-            /* a 4-byte load per pixel where it stays inside the buffer; 8 pixels of each plane
-             * are packed into one 8-byte store */
-            idx_t safe = row + col_off[nc > 0 ? nc - 1 : 0] + 4 <= s + src.len ? nc : 0;
+            /* a 4-byte load per pixel where every one of the row stays inside the buffer; 8
+             * pixels of each plane are packed into one 8-byte store */
+            idx_t safe = (row - s) + max_off + 4 <= src.len ? nc : 0;
             idx_t j = 0;
             for (; j + 8 <= safe; j += 8) {
                 uint64_t a = 0, b = 0, e = 0;
