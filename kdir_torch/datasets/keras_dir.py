@@ -39,7 +39,7 @@ def set_image_settings(ds: DirDataset, channels: int, color_mode: str, class_mod
     hw = ds.target_size or (None, None)
     ds.image_shape = (channels, *hw) if data_format == "channels_first" else (*hw, channels)
     ds.augment, ds.standardize, ds.seed, ds.epoch = augment, standardize, seed, 0
-    if color_mode == "rgb" and (ds.target_size is None or interpolation == "nearest"):
+    if turbo_jpeg.eligible(color_mode, ds.target_size, interpolation):
         turbo_jpeg.prepare()  # colour JPEGs can take the libjpeg-turbo path (io/turbo_jpeg.py)
 
 

@@ -64,6 +64,15 @@ def crop_box(width: int, height: int, target_w: int, target_h: int) -> tuple[int
     return (left, top, left + crop_w, top + crop_h)
 
 
+def resize_region(width: int, height: int, target_size: tuple[int, int],
+                  keep_aspect_ratio: bool) -> tuple[int, int, int, int]:
+    """The source box ``(left, top, right, bottom)`` that ``load_img`` resizes to
+    ``target_size`` (``(height, width)``): Keras's crop box, or the whole image (§A8.3)."""
+    if keep_aspect_ratio:
+        return crop_box(width, height, target_size[1], target_size[0])
+    return (0, 0, width, height)
+
+
 def resize(img: Image.Image, target_size: tuple[int, int] | None, interpolation: str,
            keep_aspect_ratio: bool) -> Image.Image:
     """Resize like ``load_img`` (§A8.3): only when the size differs; then check the filter name.
@@ -94,11 +103,9 @@ def draft_box(img: Image.Image, target_size: tuple[int, int],
         The same region in reduced pixel coordinates (floats, for ``Image.resize(box=)``), or
         None when no reduction applies (not a JPEG, or too small).
     """
-    width, height = img.size
-    target_w, target_h = target_size[1], target_size[0]
-    box = crop_box(width, height, target_w, target_h) if keep_aspect_ratio \
-        else (0, 0, width, height)
-    scale = request_draft(img, draft_scale(box[2] - box[0], box[3] - box[1], target_w, target_h))
+    box = resize_region(*img.size, target_size, keep_aspect_ratio)
+    scale = request_draft(img, draft_scale(box[2] - box[0], box[3] - box[1], target_size[1],
+                                           target_size[0]))
     return None if scale == 1 else (box[0] / scale, box[1] / scale, box[2] / scale,
                                     box[3] / scale)
 

@@ -141,6 +141,15 @@ def _nearest_index(in_size: int, in0: float, in1: float, out_size: int) -> np.nd
     return np.clip(np.where(pos < 0, -1, pos.astype(np.int64)), 0, in_size - 1)
 
 
+def nearest_indices(in_h: int, in_w: int, size: tuple[int, int],
+                    box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """PIL's NEAREST source rows and columns (int64) for a resize of an ``in_h`` x ``in_w``
+    image (its ``box`` region, ``(left, top, right, bottom)``) to ``size`` = (height, width)."""
+    left, top, right, bottom = box if box is not None else (0, 0, in_w, in_h)
+    return (_nearest_index(in_h, top, bottom, int(size[0])),
+            _nearest_index(in_w, left, right, int(size[1])))
+
+
 def resize(images: torch.Tensor, size: tuple[int, int], interpolation: str,
            box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """``Image.resize((width, height), filter, box=box)`` on the last two axes.
@@ -166,8 +175,8 @@ def resize(images: torch.Tensor, size: tuple[int, int], interpolation: str,
     out_h, out_w = int(size[0]), int(size[1])
     left, top, right, bottom = box if box is not None else (0, 0, in_w, in_h)
     if interpolation == "nearest":
-        rows = torch.from_numpy(_nearest_index(in_h, top, bottom, out_h)).to(images.device)
-        cols = torch.from_numpy(_nearest_index(in_w, left, right, out_w)).to(images.device)
+        rows, cols = (torch.from_numpy(a).to(images.device)
+                      for a in nearest_indices(in_h, in_w, size, box))
         return images.index_select(-2, rows).index_select(-1, cols)
     if box is not None and right - left == out_w and bottom - top == out_h:
         return images[..., top:bottom, left:right].contiguous()  # PIL crops: no filter

@@ -40,7 +40,7 @@ from PIL import Image
 
 from .jpeg_draft import draft_scale
 from .jpeg_header import frame
-from .pil_resize import _nearest_index
+from .pil_resize import nearest_indices
 
 try:
     from . import _pick
@@ -71,10 +71,15 @@ def available() -> bool:
     return ENABLED and _pick is not None and _decode_jpeg not in (None, False)
 
 
+def eligible(color_mode: str, target_size: tuple[int, int] | None, interpolation: object) -> bool:
+    """Whether legacy loading with these options can use this path at all (the datasets then
+    :func:`prepare` it)."""
+    return color_mode == "rgb" and (target_size is None or interpolation == "nearest")
+
+
 def takes(color_mode: str, target_size: tuple[int, int] | None, interpolation: object) -> bool:
     """Whether files loaded with these options may take this path (before any byte is read)."""
-    return color_mode == "rgb" and (target_size is None or interpolation == "nearest") \
-        and available()
+    return eligible(color_mode, target_size, interpolation) and available()
 
 
 def decode_file(fp: BinaryIO, target_size: tuple[int, int] | None, keep_aspect_ratio: bool,
@@ -145,23 +150,15 @@ def _decode(fp: BinaryIO, reduces: Callable[[int, int], bool] | None) -> torch.T
 def _resize(image: torch.Tensor, target_size: tuple[int, int] | None, keep_aspect_ratio: bool,
             channels_first: bool) -> np.ndarray:
     """``load_img``'s resize (§A8.3) of a decoded ``(3, H, W)`` image, NEAREST, as PIL picks."""
-    from .legacy import crop_box
+    from .legacy import resize_region
 
     _, h, w = image.shape
-    hwc = image.permute(1, 2, 0)
-    if not hwc.is_contiguous():
-        hwc = hwc.contiguous()
     if target_size is None or tuple(target_size) == (h, w):  # PIL: no resize at all
-        if not channels_first:
-            return hwc.numpy()
-        out_h, out_w = h, w
-        rows, cols = _identity(h), _identity(w)
-    else:
-        out_h, out_w = int(target_size[0]), int(target_size[1])
-        left, top, right, bottom = crop_box(w, h, out_w, out_h) if keep_aspect_ratio \
-            else (0, 0, w, h)
-        rows = _nearest_index(h, top, bottom, out_h)
-        cols = _nearest_index(w, left, right, out_w)
+        return (image if channels_first else image.permute(1, 2, 0)).contiguous().numpy()
+    hwc = image.permute(1, 2, 0).contiguous()  # a view of the decoder's (H, W, 3) memory
+    out_h, out_w = int(target_size[0]), int(target_size[1])
+    rows, cols = nearest_indices(h, w, target_size,
+                                 resize_region(w, h, target_size, keep_aspect_ratio))
     if channels_first:
         out = np.empty((3, out_h, out_w), np.uint8)
         strides = (out_h * out_w, out_w, 1)
@@ -174,14 +171,7 @@ def _resize(image: torch.Tensor, target_size: tuple[int, int] | None, keep_aspec
 
 def _reduces(h: int, w: int, *, target_size: tuple[int, int], keep_aspect_ratio: bool) -> bool:
     """``legacy.draft_box`` would ask for a reduced-DCT decode of an ``h`` x ``w`` JPEG."""
-    from .legacy import crop_box
+    from .legacy import resize_region
 
-    th, tw = int(target_size[0]), int(target_size[1])
-    if (h, w) == (th, tw):
-        return False
-    left, top, right, bottom = crop_box(w, h, tw, th) if keep_aspect_ratio else (0, 0, w, h)
-    return draft_scale(right - left, bottom - top, tw, th) > 1
-
-
-def _identity(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.int64)
+    left, top, right, bottom = resize_region(w, h, target_size, keep_aspect_ratio)
+    return draft_scale(right - left, bottom - top, target_size[1], target_size[0]) > 1
