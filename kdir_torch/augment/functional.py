@@ -86,7 +86,9 @@ def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str
     when nothing moves.
 
     The compiled kernel (``_native``, scipy's pixels exactly) serves CPU tensors when it is
-    built; the torch kernels serve the rest. The matrices' identity / integrality tests run on
+    built, flipping as it stores; the torch kernels serve the rest, with the flips folded into
+    the matrices where that is exact (``_geometry.fold_flips``) and applied after the others.
+    The matrices' identity / integrality tests run on
     a host float64 copy (``matrices`` may already be one), so a batch costs one small transfer
     and no tiny device kernels.
     """
@@ -110,10 +112,11 @@ def _affine(x: Tensor, matrices: Tensor | np.ndarray, order: int, fill_mode: str
     if _native.usable(work):
         out = _native.warp(work, m_host, order, fill_mode, cval, hflip, vflip).to(x.dtype)
     else:
+        hf, vf = (np.zeros(b, bool) if f is None else f for f in (hflip, vflip))
+        if order == 1 and fill_mode in ("nearest", "reflect"):
+            m_host, hf, vf = _geometry.fold_flips(m_host, hf, vf, h, w)
         out = _torch_affine(work, m_host, order, fill_mode, cval).to(x.dtype)
-        if flips:
-            b = x.shape[0]
-            hf, vf = (np.zeros(b, bool) if f is None else f for f in (hflip, vflip))
+        if hf.any() or vf.any():
             out = _flip(out, torch.from_numpy(hf), torch.from_numpy(vf))
     if ident.any():
         out = torch.where(torch.from_numpy(ident).to(x.device)[:, None, None, None], x, out)
@@ -288,16 +291,10 @@ def apply(
     h, w = x4.shape[-2:]
     m = _host_matrices(params, h, w, keras_quirks)
     hflip, vflip = (t.cpu().numpy() for t in (params.flip_horizontal, params.flip_vertical))
-    if _native.usable(x4):  # flips are exact mirrored stores of the resampling
-        out = _affine(x4, m, order, fill_mode, cval, hflip, vflip)
-        hflip = vflip = np.zeros(len(hflip), bool)
-    else:
-        if order == 1 and fill_mode in ("nearest", "reflect"):
-            m, hflip, vflip = _geometry.fold_flips(m, hflip, vflip, h, w)
-        out = _affine(x4, m, order, fill_mode, cval)
+    # Keras flips after the channel shift; the shift (global min/max, elementwise) commutes
+    # with them (§A11.4), so they ride on the resampling
+    out = _affine(x4, m, order, fill_mode, cval, hflip, vflip)
     p = params.to(x4.device)
-    out = _channel_shift(out, p.channel_shift_intensity)  # commutes with the flips (§A11.4)
-    if hflip.any() or vflip.any():
-        out = _flip(out, torch.from_numpy(hflip), torch.from_numpy(vflip))
+    out = _channel_shift(out, p.channel_shift_intensity)
     out = _brightness(out, p.brightness)
     return _fresh(out, x4, squeeze)
