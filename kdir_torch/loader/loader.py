@@ -38,14 +38,19 @@ def _pop_error(fb: FetchedBatch) -> BaseException:
     return err
 
 
-def _shutdown(dataloader: DataLoader) -> None:
-    """Stop the persistent workers of ``dataloader`` (the finalizer of a ``DeviceLoader``).
+def _shutdown(dataloader: DataLoader, batches: Iterator[Any] | None = None) -> None:
+    """Stop the workers of ``batches`` (default: ``dataloader``'s persistent iterator), which
+    ``dataloader`` then forgets if it kept it.
 
-    Run when the loader is freed, by reference counting or by the cyclic GC: in the second
-    case the DataLoader, held here rather than by the garbage cycle, is still intact, so its
-    workers get their stop signal at once instead of each waiting out a 5 s join timeout.
+    With the default it is the finalizer of a ``DeviceLoader``, run when the loader is freed,
+    by reference counting or by the cyclic GC: in the second case the DataLoader, held here
+    rather than by the garbage cycle, is still intact, so its workers get their stop signal at
+    once instead of each waiting out a 5 s join timeout.
     """
-    batches, dataloader._iterator = getattr(dataloader, "_iterator", None), None
+    current = getattr(dataloader, "_iterator", None)
+    batches = current if batches is None else batches
+    if current is batches:
+        dataloader._iterator = None
     shutdown = getattr(batches, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()
@@ -169,11 +174,7 @@ class DeviceLoader:
         workers); no worker should idle that long after an error. The next ``iter()`` starts
         fresh workers.
         """
-        if getattr(self._dataloader, "_iterator", None) is batches:
-            self._dataloader._iterator = None
-        shutdown = getattr(batches, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        _shutdown(self._dataloader, batches)
 
     def _finish_epoch(self, epoch: int, completed: bool) -> None:
         """Publish the epoch's skipped samples (also when it ended early) and warn once."""
